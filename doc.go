@@ -1,0 +1,27 @@
+// Package berth is a daemonless, Compose-compatible tool that turns a compose
+// file into a running multi-container development stack on Linux.
+//
+// The module is laid out by concept, and imports flow one way:
+//
+//	cmd/berth      the CLI: cobra commands, flags, output, error → exit code,
+//	               and the libcontainer init hook that runs before main.
+//	project        compose loading (compose-go), Fig v1 conversion, validation,
+//	               the typed model, the dependency graph, the plan, and one
+//	               file per verb (up, down, run, exec, logs, ps, ...).
+//	runtime        containers on runc's libcontainer, root filesystems on
+//	               overlayfs, the per-container monitor, logs, health probes.
+//	runtime/image  the image store: an OCI layout, snapshots unpacked once per
+//	               layer, import/load/save, pull and push.
+//	runtime/build  the Dockerfile builder that runs on berth's own runtime.
+//	links          per-project bridges, veth pairs, addresses, port publishing.
+//	volumes        named, anonymous, bind and tmpfs mounts; volumes_from.
+//	watch          recursive file watching and change batching.
+//	templates      starter projects and rendered files (hosts, resolv.conf).
+//	samples        runnable example projects; `make demo` runs one.
+//	acceptance     black-box tests of the built binary, as root.
+//	bench          benchmarks and their recorded results.
+//
+// cmd imports project; project joins runtime, links, volumes, watch and
+// templates, which never import each other. Only cmd/berth talks to the
+// terminal.
+package berth
