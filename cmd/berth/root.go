@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every command shares, compose-style.
+type globalOptions struct {
+	Files       []string
+	ProjectName string
+	ProjectDir  string
+	EnvFiles    []string
+	Profiles    []string
+	Root        string
+	State       string
+	LogLevel    string
+	Progress    string
+	Ansi        string
+}
+
+// commandFactories are the subcommands; each command file registers its
+// constructor in an init function, so files can be added without editing
+// this one.
+var commandFactories []func(*globalOptions) *cobra.Command
+
+func register(f func(*globalOptions) *cobra.Command) {
+	commandFactories = append(commandFactories, f)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRootCommand() (*cobra.Command, *globalOptions) {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "berth",
+		Short: "Daemonless, Compose-compatible multi-container stacks",
+		Long: "berth turns a compose file into a running stack of real containers.\n" +
+			"No engine, no daemon: this one binary is the CLI, the runtime and the image store.",
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	f := root.PersistentFlags()
+	f.StringArrayVarP(&g.Files, "file", "f", nil, "compose configuration files (env COMPOSE_FILE)")
+	f.StringVarP(&g.ProjectName, "project-name", "p", "", "project name (env COMPOSE_PROJECT_NAME)")
+	f.StringVar(&g.ProjectDir, "project-directory", "", "working directory of the project (default: the first compose file's directory)")
+	f.StringArrayVar(&g.EnvFiles, "env-file", nil, "alternative environment files")
+	f.StringArrayVar(&g.Profiles, "profile", nil, "profiles to enable (env COMPOSE_PROFILES)")
+	f.StringVar(&g.Root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "persistent data directory (env BERTH_ROOT)")
+	f.StringVar(&g.State, "state", envOr("BERTH_STATE", "/run/berth"), "runtime state directory (env BERTH_STATE)")
+	f.StringVar(&g.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.StringVar(&g.Progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
+	f.StringVar(&g.Ansi, "ansi", "auto", "control characters: never, always, auto")
+	root.SetFlagErrorFunc(flagError)
+	root.Args = unknownCommand
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	for _, mk := range commandFactories {
+		root.AddCommand(mk(g))
+	}
+	return root, g
+}
+
+func run(args []string) int {
+	root, _ := newRootCommand()
+	root.SetArgs(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	return exitCode(root.ErrOrStderr(), err)
+}

@@ -1,0 +1,132 @@
+// Package runtime runs containers on runc's libcontainer: overlay root
+// filesystems over image snapshots, a detached monitor per container, logs,
+// restart policies and health probes.
+package runtime
+
+import (
+	"time"
+)
+
+// Spec is everything the runtime needs to create one container. The project
+// package converts a compose service into a Spec; the runtime never sees
+// compose types.
+type Spec struct {
+	// ID is the container's unique identifier (lowercase hex); Name is the
+	// human name, <project>-<service>-<n>. Both must be unique in a root.
+	ID   string
+	Name string
+	// Labels carry project, service, number, one-off and config hash.
+	Labels map[string]string
+
+	// Image names the image for display; Layers are its snapshot
+	// directories, lowest first, stacked read-only under the container's
+	// own upper directory.
+	Image  string
+	Layers []string
+
+	// Process.
+	Args     []string
+	Env      []string // KEY=VALUE
+	Cwd      string
+	User     string // "", "name", "uid", "name:group", "uid:gid"
+	GroupAdd []string
+	Tty      bool
+	Stdin    bool // keep stdin open (foreground runs)
+
+	Hostname   string
+	Domainname string
+
+	// Mounts are applied in order after the root filesystem.
+	Mounts []Mount
+
+	// Network selects the network namespace: NetworkPrivate (a new one
+	// with only lo), NetworkHost, NetworkNone, or NetworkPath with NetNS
+	// naming a bind-mounted namespace (made by links) to join.
+	Network NetworkMode
+	NetNS   string
+	// PIDNS / IPCNS, when set, name a /proc/PID/ns path to join
+	// (pid: "service:x", ipc: "service:x"); "host" shares the host's.
+	PIDNS string
+	IPCNS string
+
+	// Security.
+	Privileged      bool
+	ReadOnly        bool
+	CapAdd          []string
+	CapDrop         []string
+	NoNewPrivileges bool
+	Init            bool // run berth's minimal init as PID 1
+
+	// Resources.
+	Memory      int64   // bytes, 0 = unlimited
+	MemorySwap  int64   // bytes, 0 = default, -1 = unlimited
+	CPUs        float64 // 0 = unlimited
+	CPUShares   uint64
+	PidsLimit   int64 // 0 = unlimited
+	ShmSize     int64 // bytes of /dev/shm, 0 = 64 MiB
+	Ulimits     []Ulimit
+	Sysctls     map[string]string
+	OomScoreAdj *int
+
+	// Lifecycle.
+	StopSignal  string        // "SIGTERM" when empty
+	StopTimeout time.Duration // 10s when zero
+	Restart     RestartPolicy
+	Healthcheck *Healthcheck
+
+	// LogMaxSize rotates the log file when it passes this many bytes
+	// (0 = 10 MiB); LogMaxFiles is how many rotated files are kept.
+	LogMaxSize  int64
+	LogMaxFiles int
+}
+
+// NetworkMode says which network namespace a container gets.
+type NetworkMode string
+
+// Network modes.
+const (
+	NetworkPrivate NetworkMode = ""
+	NetworkHost    NetworkMode = "host"
+	NetworkNone    NetworkMode = "none"
+	NetworkPath    NetworkMode = "path"
+)
+
+// Mount is one file system mounted into a container.
+type Mount struct {
+	// Type is "bind" or "tmpfs".
+	Type     string
+	Source   string // host path for bind
+	Target   string // path in the container
+	ReadOnly bool
+	// Options are extra mount options ("size=64m", "mode=1777", "noexec").
+	Options []string
+	// Propagation is "", "rprivate", "rshared", "rslave", ...
+	Propagation string
+}
+
+// Ulimit is one resource limit, as setrlimit takes it.
+type Ulimit struct {
+	Name string // "nofile", "nproc", ...
+	Soft int64
+	Hard int64
+}
+
+// RestartPolicy says when the monitor starts a container again after it
+// exits: "no", "always", "on-failure" (at most MaxRetries times when
+// MaxRetries > 0) or "unless-stopped".
+type RestartPolicy struct {
+	Name       string
+	MaxRetries int
+}
+
+// Healthcheck is a probe the monitor runs inside the container.
+type Healthcheck struct {
+	// Test is ["CMD", args...] or ["CMD-SHELL", command]; ["NONE"]
+	// disables a check inherited from the image.
+	Test          []string
+	Interval      time.Duration
+	Timeout       time.Duration
+	StartPeriod   time.Duration
+	StartInterval time.Duration
+	Retries       int
+}
