@@ -1,0 +1,222 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/moby/sys/mountinfo"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	"golang.org/x/sys/unix"
+)
+
+// mountRootfs mounts the container's overlay root file system: the image's
+// layers read-only under the container's own upper directory.
+func (r *Runtime) mountRootfs(id string, s *Spec) (string, error) {
+	dir := r.dir(id)
+	target := filepath.Join(dir, "rootfs")
+	if ok, _ := mountinfo.Mounted(target); ok {
+		return target, nil
+	}
+	lowers := slices.Clone(s.Layers)
+	slices.Reverse(lowers) // overlayfs lists the top layer first
+	if len(lowers) == 0 {
+		lowers = []string{filepath.Join(dir, "lower")}
+	}
+	for _, l := range lowers {
+		if _, err := os.Stat(l); err != nil {
+			return "", fmt.Errorf("image layer of container %s: %w", s.Name, err)
+		}
+	}
+	if len(lowers) == 1 {
+		// overlayfs needs two layers below an upper; a single image
+		// layer is stacked over the container's empty lower dir.
+		lowers = append(lowers, filepath.Join(dir, "lower"))
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"),
+		filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	if len(opts) > unix.Getpagesize()-64 {
+		return "", fmt.Errorf("container %s: %d image layers are more than one overlay mount can stack", s.Name, len(lowers))
+	}
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return "", fmt.Errorf("mounting the root file system of %s: %w", s.Name, err)
+	}
+	return target, nil
+}
+
+// unmountRootfs detaches the overlay and anything left mounted below it.
+func (r *Runtime) unmountRootfs(id string) error {
+	target := r.rootfs(id)
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(target))
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(mounts, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
+	var errs []error
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m.Mountpoint, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// instance is one run of a container's init process.
+type instance struct {
+	c       *libcontainer.Container
+	p       *libcontainer.Process
+	console *os.File // pty master when the container has a terminal
+}
+
+// stdio is where an instance's standard streams go. With a terminal, only
+// In and Out are used.
+type stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// InFile/OutFile/ErrFile, when set, are handed to the process as they are.
+	InFile, OutFile, ErrFile *os.File
+}
+
+// destroyStale removes libcontainer state of an earlier run that nobody
+// cleaned up (a crash, a kill -9), so creation never hits "already exists".
+func (r *Runtime) destroyStale(id string) {
+	if c, err := libcontainer.Load(r.lcRoot(), id); err == nil {
+		if st, err := c.Status(); err == nil && st != libcontainer.Stopped {
+			c.Signal(unix.SIGKILL)
+		}
+		c.Destroy()
+	}
+}
+
+// start creates the libcontainer container and starts its init.
+func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
+	r.destroyStale(id)
+	rootfs, err := r.mountRootfs(id, s)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*instance, error) {
+		r.unmountRootfs(id)
+		return nil, err
+	}
+	cfg, err := libcontainerConfig(s, rootfs, r.dir(id))
+	if err != nil {
+		return fail(err)
+	}
+	p, err := processFor(s, rootfs, s.Args, s.Env, s.Cwd, s.User, true)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := libcontainer.Create(r.lcRoot(), id, cfg)
+	if err != nil {
+		return fail(fmt.Errorf("creating container %s: %w", s.Name, err))
+	}
+	inst := &instance{c: c, p: p}
+	var parentSock *os.File
+	if s.Tty {
+		parent, child, err := utils.NewSockPair("console")
+		if err != nil {
+			c.Destroy()
+			return fail(err)
+		}
+		p.ConsoleSocket, parentSock = child, parent
+		defer parent.Close()
+		defer child.Close()
+	} else {
+		p.Stdin, p.Stdout, p.Stderr = sio.In, sio.Out, sio.Err
+		if sio.InFile != nil {
+			p.Stdin = sio.InFile
+		}
+		if sio.OutFile != nil {
+			p.Stdout = sio.OutFile
+		}
+		if sio.ErrFile != nil {
+			p.Stderr = sio.ErrFile
+		}
+	}
+	if err := c.Run(p); err != nil {
+		c.Destroy()
+		return fail(fmt.Errorf("starting container %s: %w", s.Name, startError(err)))
+	}
+	if s.Tty {
+		master, err := utils.RecvFile(parentSock)
+		if err != nil {
+			p.Signal(unix.SIGKILL)
+			p.Wait()
+			c.Destroy()
+			return fail(fmt.Errorf("receiving the terminal of %s: %w", s.Name, err))
+		}
+		inst.console = master
+	}
+	return inst, nil
+}
+
+// startError unwraps libcontainer's wording of a missing executable into
+// something a user can act on.
+func startError(err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+		return fmt.Errorf("%w (is the command in the image, and on its PATH?)", err)
+	}
+	return err
+}
+
+// wait waits for the init process and returns its exit code: its status,
+// or 128+signal when a signal ended it.
+func (i *instance) wait() int {
+	_, err := i.p.Wait()
+	return exitCodeOf(err, i.p)
+}
+
+func exitCodeOf(err error, p *libcontainer.Process) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return 255
+	}
+	return 0
+}
+
+// destroy removes the libcontainer container (killing anything left in its
+// cgroup) and unmounts the root file system.
+func (r *Runtime) destroy(id string, i *instance) error {
+	var errs []error
+	if i != nil {
+		if i.console != nil {
+			i.console.Close()
+		}
+		if err := i.c.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		r.destroyStale(id)
+	}
+	if err := r.unmountRootfs(id); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runtime) frozen(id string) (bool, error) {
+	c, err := libcontainer.Load(r.lcRoot(), id)
+	if err != nil {
+		return false, err
+	}
+	st, err := c.Status()
+	return st == libcontainer.Paused, err
+}

@@ -1,0 +1,274 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A detached container is watched by a monitor: a small process of its own
+// (the berth binary, re-executed as MonitorCommand and detached from the
+// CLI by a double fork, like conmon). The monitor starts the container,
+// writes its output to the log file, records its exit, applies the restart
+// policy and runs health probes. It needs no daemon and outlives the CLI;
+// if it is killed, the container runs on and Inspect says so.
+
+const monitorStageEnv = "_BERTH_MONITOR_STAGE"
+
+// Start starts a created or stopped container under a new monitor and
+// returns once its process runs (or has failed to start). Starting a
+// running container does nothing.
+func (r *Runtime) Start(ctx context.Context, ref string) error {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return err
+	}
+	switch info.Status {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		return nil
+	}
+	id := info.ID
+	if err := r.cleanupExited(id); err != nil {
+		return err
+	}
+	os.Remove(filepath.Join(r.dir(id), "stop-requested"))
+
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	logf, err := os.OpenFile(filepath.Join(r.dir(id), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		wr.Close()
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(r.exe, MonitorCommand, "--root", r.root, "--state", r.state, id)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{wr}
+	cmd.Env = append(os.Environ(), monitorStageEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		return fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
+	}
+	wr.Close()
+	// The first stage exits as soon as it has started the second, which
+	// is then nobody's child but init's (or the nearest subreaper's).
+	cmd.Wait()
+	msg, _ := io.ReadAll(rd)
+	switch s := strings.TrimSpace(string(msg)); {
+	case s == "ok":
+		return nil
+	case s == "":
+		return fmt.Errorf("the monitor of %s exited before starting it; see %s", info.Name, logf.Name())
+	default:
+		return errors.New(strings.TrimPrefix(s, "error: "))
+	}
+}
+
+// RunMonitor is the body of the hidden monitor command: stage 1 re-executes
+// itself detached and returns; stage 2 runs the container until it is done
+// for good. ready is the pipe on which the starter waits for "ok" or
+// "error: ...".
+func RunMonitor(root, state, id string, ready *os.File) error {
+	if os.Getenv(monitorStageEnv) == "1" {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(exe, os.Args[1:]...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.ExtraFiles = []*os.File{ready}
+		cmd.Env = append(os.Environ(), monitorStageEnv+"=2")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintf(ready, "error: starting the monitor: %v\n", err)
+			return err
+		}
+		return cmd.Process.Release()
+	}
+	r, err := Open(root, state, WithExecutable("/proc/self/exe"))
+	if err != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		return err
+	}
+	return r.monitor(id, ready)
+}
+
+func (r *Runtime) monitor(id string, ready *os.File) error {
+	// A monitor has no terminal and must not die with one.
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE} {
+		signalIgnore(sig)
+	}
+	dir := r.dir(id)
+	var s Spec
+	if err := readJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		return err
+	}
+	logw, err := newLogWriter(filepath.Join(dir, "container.log"), s.LogMaxSize, s.LogMaxFiles)
+	if err != nil {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		return err
+	}
+	defer logw.Close()
+
+	var rec record
+	readJSON(filepath.Join(dir, "status.json"), &rec)
+	rec.MonitorPid, rec.MonitorStart = os.Getpid(), procStart(os.Getpid())
+	backoff := 100 * time.Millisecond
+	first := true
+	for {
+		inst, outs, err := r.startLogged(id, &s, logw)
+		if err != nil {
+			rec.Status, rec.ExitCode, rec.Error, rec.Pid = StatusExited, 127, err.Error(), 0
+			rec.FinishedAt = time.Now()
+			writeJSON(filepath.Join(dir, "status.json"), &rec)
+			if first {
+				fmt.Fprintf(ready, "error: %v\n", err)
+				ready.Close()
+			}
+			return err
+		}
+		pid, _ := inst.p.Pid()
+		rec.Status, rec.Pid, rec.PidStart, rec.Error = StatusRunning, pid, procStart(pid), ""
+		rec.StartedAt, rec.FinishedAt, rec.ExitCode = time.Now(), time.Time{}, 0
+		if s.Healthcheck != nil && len(s.Healthcheck.Test) > 0 && s.Healthcheck.Test[0] != "NONE" {
+			rec.Health, rec.FailingCount = HealthStarting, 0
+		}
+		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		if first {
+			fmt.Fprintln(ready, "ok")
+			ready.Close()
+			first = false
+		}
+		hctx, stopHealth := context.WithCancel(context.Background())
+		hdone := make(chan struct{})
+		go func() { defer close(hdone); r.probeLoop(hctx, id, &s, &rec) }()
+		started := time.Now()
+		code := inst.wait()
+		stopHealth()
+		<-hdone
+		outs.Wait()
+		r.destroy(id, inst)
+
+		rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
+		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		if !r.shouldRestart(id, &s, code, rec.RestartCount) {
+			return nil
+		}
+		// Backoff doubles while the container keeps failing fast, and
+		// resets once a run lasted a while, as Docker's does.
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		rec.Status = StatusRestarting
+		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		deadline := time.Now().Add(backoff)
+		for time.Now().Before(deadline) {
+			if r.stopRequested(id) {
+				rec.Status = StatusExited
+				writeJSON(filepath.Join(dir, "status.json"), &rec)
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		backoff = min(backoff*2, time.Minute)
+		rec.RestartCount++
+	}
+}
+
+func (r *Runtime) stopRequested(id string) bool {
+	_, err := os.Stat(filepath.Join(r.dir(id), "stop-requested"))
+	return err == nil
+}
+
+func (r *Runtime) shouldRestart(id string, s *Spec, code, restarts int) bool {
+	if r.stopRequested(id) {
+		return false
+	}
+	switch s.Restart.Name {
+	case "always", "unless-stopped":
+		return true
+	case "on-failure":
+		return code != 0 && (s.Restart.MaxRetries <= 0 || restarts < s.Restart.MaxRetries)
+	}
+	return false
+}
+
+// startLogged starts an instance whose output goes to the log writer; the
+// returned WaitGroup-like value finishes when the output is drained.
+func (r *Runtime) startLogged(id string, s *Spec, logw *logWriter) (*instance, *drain, error) {
+	d := &drain{done: make(chan struct{}, 2)}
+	if s.Tty {
+		inst, err := r.start(id, s, stdio{})
+		if err != nil {
+			return nil, nil, err
+		}
+		d.n = 1
+		go func() { logw.copyStream("stdout", inst.console, nil); d.done <- struct{}{} }()
+		return inst, d, nil
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer devnull.Close()
+	or, ow, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	er, ew, err := os.Pipe()
+	if err != nil {
+		or.Close()
+		ow.Close()
+		return nil, nil, err
+	}
+	inst, err := r.start(id, s, stdio{InFile: devnull, OutFile: ow, ErrFile: ew})
+	ow.Close()
+	ew.Close()
+	if err != nil {
+		or.Close()
+		er.Close()
+		return nil, nil, err
+	}
+	d.n = 2
+	go func() { logw.copyStream("stdout", or, nil); or.Close(); d.done <- struct{}{} }()
+	go func() { logw.copyStream("stderr", er, nil); er.Close(); d.done <- struct{}{} }()
+	return inst, d, nil
+}
+
+// drain waits for a container's output streams to reach EOF.
+type drain struct {
+	n    int
+	done chan struct{}
+}
+
+// Wait returns when every stream is drained, or after a short grace when a
+// process that outlived the container still holds one open.
+func (d *drain) Wait() {
+	timeout := time.After(2 * time.Second)
+	for i := 0; i < d.n; i++ {
+		select {
+		case <-d.done:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// cleanupExited makes sure nothing of an earlier run is left before a new
+// one: libcontainer state and the root file system mount.
+func (r *Runtime) cleanupExited(id string) error {
+	return r.destroy(id, nil)
+}

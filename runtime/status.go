@@ -1,0 +1,89 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Status is a container's life-cycle state, named as Docker names them.
+type Status string
+
+// Container states.
+const (
+	StatusCreated    Status = "created"
+	StatusRunning    Status = "running"
+	StatusPaused     Status = "paused"
+	StatusRestarting Status = "restarting"
+	StatusExited     Status = "exited"
+	StatusDead       Status = "dead"
+)
+
+// Health states of a container with a health check.
+const (
+	HealthNone      = ""
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// record is what the monitor (or a foreground run) writes to
+// containers/<id>/status.json; it is replaced atomically on every change.
+type record struct {
+	Status       Status    `json:"status"`
+	Pid          int       `json:"pid,omitempty"`
+	PidStart     uint64    `json:"pid_start,omitempty"` // start time of Pid, guards against reuse
+	MonitorPid   int       `json:"monitor_pid,omitempty"`
+	MonitorStart uint64    `json:"monitor_start,omitempty"`
+	ExitCode     int       `json:"exit_code"`
+	Error        string    `json:"error,omitempty"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+	RestartCount int       `json:"restart_count,omitempty"`
+	Health       string    `json:"health,omitempty"`
+	HealthLog    []Probe   `json:"health_log,omitempty"`
+	FailingCount int       `json:"failing_streak,omitempty"`
+}
+
+// Probe is the result of one health check run.
+type Probe struct {
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	ExitCode int       `json:"exit_code"`
+	Output   string    `json:"output"`
+}
+
+// writeJSON replaces path atomically with v encoded as JSON.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+const defaultStopTimeout = 10 * time.Second
+
+// Stop stops a container: its stop signal, then SIGKILL after timeout (the
+// Spec's StopTimeout when timeout is 0; use a negative timeout to kill at
+// once). A PID 1 that has no handler for the stop signal cannot receive it,
+// so it is killed at once instead of waiting out the grace period. The
+// restart policy does not start a stopped container again.
+func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return err
+	}
+	id := info.ID
+	if err := r.requestStop(id); err != nil {
+		return err
+	}
+	switch info.Status {
+	case StatusRunning, StatusPaused:
+	case StatusRestarting:
+		return r.waitRecorded(ctx, id, 5*time.Second)
+	default:
+		return nil
+	}
+	if timeout == 0 {
+		timeout = info.Spec.StopTimeout
+		if timeout == 0 {
+			timeout = defaultStopTimeout
+		}
+	}
+	sig, err := signalByName(info.Spec.StopSignal)
+	if err != nil {
+		return err
+	}
+	c, err := libcontainer.Load(r.lcRoot(), id)
+	if err != nil {
+		return r.waitRecorded(ctx, id, 5*time.Second)
+	}
+	if timeout < 0 || (info.Spec.PIDNS == "" && !catches(info.Pid, sig)) {
+		sig = unix.SIGKILL
+	}
+	if err := c.Signal(sig); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return fmt.Errorf("signalling %s: %w", info.Name, err)
+	}
+	if info.Status == StatusPaused {
+		c.Resume()
+	}
+	if sig != unix.SIGKILL && !waitExit(ctx, info.Pid, timeout) {
+		if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("killing %s: %w", info.Name, err)
+		}
+	}
+	waitExit(ctx, info.Pid, 10*time.Second)
+	return r.waitRecorded(ctx, id, 5*time.Second)
+}
+
+// Kill sends sig to the container's init. Like Docker, a container killed
+// this way is not restarted by its policy.
+func (r *Runtime) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if info.Status != StatusRunning && info.Status != StatusPaused {
+		return fmt.Errorf("%w: %s", ErrNotRunning, info.Name)
+	}
+	if err := r.requestStop(info.ID); err != nil {
+		return err
+	}
+	c, err := libcontainer.Load(r.lcRoot(), info.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrNotRunning, info.Name, err)
+	}
+	if err := c.Signal(sig); err != nil {
+		return fmt.Errorf("signalling %s: %w", info.Name, err)
+	}
+	if sig == unix.SIGKILL {
+		waitExit(ctx, info.Pid, 10*time.Second)
+		return r.waitRecorded(ctx, info.ID, 5*time.Second)
+	}
+	return nil
+}
+
+func (r *Runtime) requestStop(id string) error {
+	return os.WriteFile(filepath.Join(r.dir(id), "stop-requested"), nil, 0o600)
+}
+
+// waitRecorded waits until the container's exit is recorded by its
+// monitor; with no monitor left, it cleans up and records the exit itself.
+func (r *Runtime) waitRecorded(ctx context.Context, id string, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		info, err := r.Inspect(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch info.Status {
+		case StatusExited, StatusCreated, StatusDead:
+			if !info.MonitorAlive {
+				return r.destroy(id, nil)
+			}
+			return nil
+		}
+		if !info.MonitorAlive && !procAlive(info.Pid, 0) {
+			// The monitor is gone: nobody else will record this.
+			var rec record
+			readJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+			rec.Status, rec.Pid, rec.FinishedAt = StatusExited, 0, time.Now()
+			rec.ExitCode, rec.Error = -1, "the container's monitor was lost; its exit status is unknown"
+			writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+			return r.destroy(id, nil)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container %s did not stop within %s", info.Name, max)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// catches reports whether pid has a handler installed for sig
+// (SigCgt in /proc/PID/status). When unsure it says yes.
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "SigCgt:"); ok {
+			var mask uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &mask); err != nil {
+				return true
+			}
+			return mask&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return true
+}
+
+// waitExit waits up to d for pid to exit, using a pidfd (the process is
+// not our child). It reports whether it exited.
+func waitExit(ctx context.Context, pid int, d time.Duration) bool {
+	if pid <= 0 {
+		return true
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return !procAlive(pid, 0)
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return !procAlive(pid, 0)
+		}
+		step := min(left, 100*time.Millisecond)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(step.Milliseconds())+1)
+		if n > 0 || (err == nil && !procAlive(pid, 0)) {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+}
+
+// Remove deletes a container and everything of it but its volumes. A
+// running container is refused unless force, which kills it first.
+func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return err
+	}
+	switch info.Status {
+	case StatusRunning, StatusPaused, StatusRestarting:
+		if !force {
+			return fmt.Errorf("%w: %s (stop it first, or force)", ErrRunning, info.Name)
+		}
+		if err := r.Stop(ctx, info.ID, -1); err != nil {
+			return err
+		}
+	}
+	if err := r.destroy(info.ID, nil); err != nil {
+		return fmt.Errorf("removing %s: %w", info.Name, err)
+	}
+	dir := r.dir(info.ID)
+	gone := dir + ".removing"
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("removing %s: %w", info.Name, err)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("removing %s: %w", info.Name, err)
+	}
+	return nil
+}
+
+// Pause freezes every process of a running container.
+func (r *Runtime) Pause(ctx context.Context, ref string) error {
+	return r.withRunning(ctx, ref, func(c *libcontainer.Container) error { return c.Pause() })
+}
+
+// Unpause thaws a paused container.
+func (r *Runtime) Unpause(ctx context.Context, ref string) error {
+	return r.withRunning(ctx, ref, func(c *libcontainer.Container) error { return c.Resume() })
+}
+
+func (r *Runtime) withRunning(ctx context.Context, ref string, fn func(*libcontainer.Container) error) error {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if info.Status != StatusRunning && info.Status != StatusPaused {
+		return fmt.Errorf("%w: %s", ErrNotRunning, info.Name)
+	}
+	c, err := libcontainer.Load(r.lcRoot(), info.ID)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrNotRunning, info.Name, err)
+	}
+	if err := fn(c); err != nil {
+		return fmt.Errorf("%s: %w", info.Name, err)
+	}
+	return nil
+}
+
+// Processes lists the host pids of a running container's processes.
+func (r *Runtime) Processes(ctx context.Context, ref string) ([]int, error) {
+	var pids []int
+	err := r.withRunning(ctx, ref, func(c *libcontainer.Container) error {
+		var err error
+		pids, err = c.Processes()
+		return err
+	})
+	return pids, err
+}
+
+// Wait blocks until the container is no longer running and returns its
+// exit code.
+func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
+	for {
+		info, err := r.Inspect(ctx, ref)
+		if err != nil {
+			return -1, err
+		}
+		switch info.Status {
+		case StatusExited, StatusDead, StatusCreated:
+			return info.ExitCode, nil
+		}
+		if info.Pid > 0 {
+			waitExit(ctx, info.Pid, time.Second)
+		} else {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
+			return -1, ctx.Err()
+		}
+	}
+}
