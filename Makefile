@@ -1,0 +1,62 @@
+SHELL := /bin/bash
+# berth — build, test, demo and benchmarks.
+#
+# berth is linked statically (cgo, for libcontainer's nsenter) so that the
+# same binary runs on any Linux and can serve as a container's minimal init.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+TAGS      := osusergo netgo
+LDFLAGS   := -s -w -X main.version=$(VERSION) -linkmode external -extldflags -static
+TESTFLAGS := -tags "$(TAGS)" -ldflags "-linkmode external -extldflags -static"
+BIN       := bin/berth
+
+# Debian packages the tests need: the busybox the test images are made of,
+# a registry server for pull/push, nftables and iproute2 to inspect what
+# berth leaves behind, runc and crun to compare against in benchmarks.
+DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev
+
+.PHONY: all build test unit acceptance deps demo demo-down bench clean vet
+
+all: build
+
+build:
+	CGO_ENABLED=1 $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
+
+# deps installs what the tests need on a fresh Debian machine.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@# The Debian registry package starts a service on :5000 where an init
+	@# system runs; tests start their own on free loopback ports instead.
+
+vet:
+	$(GO) vet -tags "$(TAGS)" ./...
+
+# test runs the unit tests and the root acceptance tests.
+test: deps build vet unit acceptance
+
+unit:
+	@mkdir -p bin
+	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v /acceptance) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+acceptance: build
+	@mkdir -p bin
+	BERTH_BINARY=$(CURDIR)/$(BIN) CGO_ENABLED=1 $(GO) test -count=1 -timeout 20m -v ./acceptance/... 2>&1 | tee bin/acceptance.log | grep -E '^(--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go'; exit $${PIPESTATUS[0]}
+
+demo: build
+	./samples/quickstart/demo.sh
+
+demo-down:
+	./samples/quickstart/demo.sh down
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf bin
