@@ -14,7 +14,7 @@ BIN       := bin/berth
 # Debian packages the tests need: the busybox the test images are made of,
 # a registry server for pull/push, nftables and iproute2 to inspect what
 # berth leaves behind, runc and crun to compare against in benchmarks.
-DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev
+DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev curl
 
 .PHONY: all build test unit acceptance deps demo demo-down bench clean vet
 
@@ -49,7 +49,7 @@ acceptance: build
 	@mkdir -p bin
 	BERTH_BINARY=$(CURDIR)/$(BIN) CGO_ENABLED=1 $(GO) test -count=1 -timeout 20m -v ./acceptance/... 2>&1 | tee bin/acceptance.log | grep -E '^(--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go'; exit $${PIPESTATUS[0]}
 
-demo: build
+demo: deps build
 	./samples/quickstart/demo.sh
 
 demo-down:
