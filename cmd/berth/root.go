@@ -50,7 +50,11 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
-	f := root.PersistentFlags()
+	// Global flags come before the command, as in `docker compose -f x up`:
+	// the root parses its own flags first (TraverseChildren), so that a
+	// command may reuse their letters (`rm -f` is --force).
+	root.TraverseChildren = true
+	f := root.Flags()
 	f.StringArrayVarP(&g.Files, "file", "f", nil, "compose configuration files (env COMPOSE_FILE)")
 	f.StringVarP(&g.ProjectName, "project-name", "p", "", "project name (env COMPOSE_PROJECT_NAME)")
 	f.StringVar(&g.ProjectDir, "project-directory", "", "working directory of the project (default: the first compose file's directory)")

@@ -1,0 +1,16 @@
+// Package image is berth's image store: an OCI image layout under
+// <root>/images (blobs by digest, an index of names) and, under
+// <root>/snapshots, each layer unpacked once by chain ID and shared by every
+// image that has it.
+//
+// Blobs are written to a temporary file, verified against their digest and
+// renamed into place, so a crash or an interrupted pull never leaves a
+// half-written blob under a digest. Snapshots are unpacked the same way:
+// into a temporary directory, renamed into place only when the whole layer
+// was applied. Layers are unpacked strictly: an entry that would land
+// outside the layer's root (a ../ name, a hard link out, a write through a
+// symlink that leads out) or a device node refuses the whole layer.
+//
+// Names follow Docker's conventions: "busybox" is
+// docker.io/library/busybox:latest.
+package image
