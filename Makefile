@@ -14,7 +14,7 @@ BIN       := bin/berth
 # Debian packages the tests need: the busybox the test images are made of,
 # a registry server for pull/push, nftables and iproute2 to inspect what
 # berth leaves behind, runc and crun to compare against in benchmarks.
-DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev curl
+DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev curl skopeo
 
 .PHONY: all build test unit acceptance deps demo demo-down bench clean vet
 

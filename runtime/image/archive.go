@@ -175,6 +175,13 @@ func (s *Store) loadDocker(ctx context.Context, dir string) ([]*Image, error) {
 			}
 			layers = append(layers, desc)
 		}
+		var diffIDs []string
+		for _, d := range cfg.RootFS.DiffIDs {
+			diffIDs = append(diffIDs, d.String())
+		}
+		if _, err := s.snapshots(layers, diffIDs); err != nil {
+			return nil, err
+		}
 		names := m.RepoTags
 		if len(names) == 0 {
 			names = []string{""}
@@ -182,9 +189,6 @@ func (s *Store) loadDocker(ctx context.Context, dir string) ([]*Image, error) {
 		for _, n := range names {
 			img, err := s.writeImageRaw(rawCfg, layers, n)
 			if err != nil {
-				return nil, err
-			}
-			if _, err := s.Snapshots(ctx, img); err != nil {
 				return nil, err
 			}
 			out = append(out, img)
@@ -267,6 +271,21 @@ func (s *Store) loadOCI(ctx context.Context, dir string) ([]*Image, error) {
 		if _, _, err := s.writeBlob(bytes.NewReader(rawM), mdesc.Digest.String()); err != nil {
 			return nil, err
 		}
+		rawCfg, err := blob(m.Config.Digest)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
+		if err != nil {
+			return nil, err
+		}
+		var diffIDs []string
+		for _, d := range cfg.RootFS.DiffIDs {
+			diffIDs = append(diffIDs, d.String())
+		}
+		if _, err := s.snapshots(m.Layers, diffIDs); err != nil {
+			return nil, err
+		}
 		if name == "" || !strings.ContainsAny(name, "/:") {
 			// A bare tag ("latest") names no repository.
 			name = ""
@@ -281,9 +300,6 @@ func (s *Store) loadOCI(ctx context.Context, dir string) ([]*Image, error) {
 		}
 		img, err := s.load(name, mdesc.Digest.String())
 		if err != nil {
-			return nil, err
-		}
-		if _, err := s.Snapshots(ctx, img); err != nil {
 			return nil, err
 		}
 		out = append(out, img)

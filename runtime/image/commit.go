@@ -74,14 +74,17 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (*Image, error) 
 		hist.EmptyLayer = true
 	}
 	cfg.History = append(cfg.History, hist)
-	img, err := s.writeImage(&cfg, layers, opts.Name)
-	if err != nil {
+	var diffIDs []string
+	for _, d := range cfg.RootFS.DiffIDs {
+		diffIDs = append(diffIDs, d.String())
+	}
+	if _, err := s.snapshots(layers, diffIDs); err != nil {
+		if opts.Layer != nil {
+			os.Remove(s.blobPath(layers[len(layers)-1].Digest.String()))
+		}
 		return nil, err
 	}
-	if _, err := s.Snapshots(ctx, img); err != nil {
-		return nil, err
-	}
-	return img, nil
+	return s.writeImage(&cfg, layers, opts.Name)
 }
 
 // addLayer stores a layer gzip-compressed and returns its descriptor and

@@ -246,6 +246,17 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	cfgFile, err := rimg.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	var diffIDs []string
+	for _, d := range cfgFile.RootFS.DiffIDs {
+		diffIDs = append(diffIDs, d.String())
+	}
+	if _, err := s.snapshots(m.Layers, diffIDs); err != nil {
+		return nil, err
+	}
 	mDigest, _, err := s.writeBlob(strings.NewReader(string(rawM)), "")
 	if err != nil {
 		return nil, err
@@ -255,14 +266,7 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 	if err := s.setName(full, v1.Descriptor{MediaType: mt, Digest: mh, Size: int64(len(rawM))}); err != nil {
 		return nil, err
 	}
-	img, err := s.load(full, mDigest)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Snapshots(ctx, img); err != nil {
-		return nil, err
-	}
-	return img, nil
+	return s.load(full, mDigest)
 }
 
 type countingReader struct {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	archive "github.com/moby/go-archive"
 	"github.com/moby/go-archive/compression"
 )
@@ -40,7 +42,21 @@ func (s *Store) snapshotDir(chainID string) string {
 // first, unpacking any not yet on disk. Each layer is unpacked once and
 // shared by every image that has it.
 func (s *Store) Snapshots(ctx context.Context, img *Image) ([]string, error) {
-	chains := chainIDs(img.DiffIDs)
+	out, err := s.snapshots(img.Layers, img.DiffIDs)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", FamiliarName(img.Name), err)
+	}
+	return out, nil
+}
+
+// snapshots unpacks layers (with their diff IDs) as needed. Stores call
+// it before naming a new image, so a layer that cannot be unpacked never
+// becomes part of a named image.
+func (s *Store) snapshots(layers []v1.Descriptor, diffIDs []string) ([]string, error) {
+	if len(layers) != len(diffIDs) {
+		return nil, fmt.Errorf("%d layers but %d diff IDs", len(layers), len(diffIDs))
+	}
+	chains := chainIDs(diffIDs)
 	out := make([]string, len(chains))
 	for i, c := range chains {
 		dir := s.snapshotDir(c)
@@ -48,8 +64,8 @@ func (s *Store) Snapshots(ctx context.Context, img *Image) ([]string, error) {
 		if _, err := os.Stat(dir); err == nil {
 			continue
 		}
-		if err := s.unpack(img.Layers[i].Digest.String(), img.DiffIDs[i], dir); err != nil {
-			return nil, fmt.Errorf("image %s: %w", FamiliarName(img.Name), err)
+		if err := s.unpack(layers[i].Digest.String(), diffIDs[i], dir); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
