@@ -386,3 +386,26 @@ func procAlive(pid int, start uint64) bool {
 	}
 	return start == 0 || procStart(pid) == start
 }
+
+// Rename gives a container a new name, which must be free.
+func (r *Runtime) Rename(ctx context.Context, ref, name string) error {
+	unlock, err := lockFile(filepath.Join(r.root, "containers", ".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	id, err := r.Resolve(ref)
+	if err != nil {
+		return err
+	}
+	if other, err := r.lookupName(name); err == nil && other != id {
+		return fmt.Errorf("%w: the name %q is in use by container %s", ErrExists, name, shortID(other))
+	}
+	var s Spec
+	path := filepath.Join(r.dir(id), "spec.json")
+	if err := readJSON(path, &s); err != nil {
+		return err
+	}
+	s.Name = name
+	return writeJSON(path, &s)
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/runtime/image"
+	"github.com/spf13/cobra"
+)
+
+// loadProject reads the compose project the global flags point at.
+func loadProject(cmd *cobra.Command, g *globalOptions) (*project.Project, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return project.Load(cmd.Context(), project.LoadOptions{
+		Files: g.Files, ProjectName: g.ProjectName, ProjectDir: g.ProjectDir,
+		EnvFiles: g.EnvFiles, Profiles: splitProfiles(g.Profiles), WorkingDir: wd, Stdin: cmd.InOrStdin(),
+	})
+}
+
+func splitProfiles(ps []string) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, strings.Split(p, ",")...)
+	}
+	return out
+}
+
+// openEngine opens berth's root for the project verbs.
+func openEngine(g *globalOptions) (*project.Engine, error) {
+	e, err := project.NewEngine(g.Root, g.State)
+	if err != nil {
+		return nil, err
+	}
+	if e.RegistryConfig, err = image.LoadConfig(image.ConfigPath()); err != nil {
+		return nil, err
+	}
+	e.Build = buildFunc(g)
+	return e, nil
+}
+
+// events returns the progress printer of a command as project events.
+func events(cmd *cobra.Command, g *globalOptions) (project.Events, error) {
+	p, err := newProgress(cmd.ErrOrStderr(), g.Progress, g.Ansi)
+	if err != nil {
+		return nil, err
+	}
+	return p.Event, nil
+}
+
+// timeoutFlag is -t/--timeout in seconds; nil when not given.
+type timeoutFlag struct {
+	secs int
+	set  bool
+}
+
+func (t *timeoutFlag) String() string { return fmt.Sprint(t.secs) }
+func (t *timeoutFlag) Set(s string) error {
+	_, err := fmt.Sscanf(s, "%d", &t.secs)
+	t.set = err == nil
+	return err
+}
+func (t *timeoutFlag) Type() string { return "int" }
+
+func (t *timeoutFlag) duration() *time.Duration {
+	if !t.set {
+		return nil
+	}
+	d := time.Duration(t.secs) * time.Second
+	return &d
+}
+
+func addTimeout(cmd *cobra.Command, t *timeoutFlag) {
+	cmd.Flags().VarP(t, "timeout", "t", "seconds to wait for each container to stop before killing it")
+}
+
+// projectCommand is a verb that loads the project and opens the engine.
+func projectCommand(g *globalOptions, use, short string, args cobra.PositionalArgs,
+	run func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject(cmd, g)
+			if err != nil {
+				return err
+			}
+			e, err := openEngine(g)
+			if err != nil {
+				return err
+			}
+			return run(cmd, p, e, args)
+		},
+	}
+}

@@ -1,0 +1,511 @@
+package links
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Manager creates and removes the networks of the projects under one root.
+type Manager struct {
+	root  string
+	state string
+	// Pool is where subnets are carved from (/24s); the default is
+	// 10.213.0.0/16, rarely used by anything else.
+	Pool *net.IPNet
+}
+
+// Open returns the manager for a berth root and state directory.
+func Open(root, state string) (*Manager, error) {
+	var err error
+	m := &Manager{}
+	if m.root, err = filepath.Abs(root); err != nil {
+		return nil, err
+	}
+	if m.state, err = filepath.Abs(state); err != nil {
+		return nil, err
+	}
+	_, m.Pool, _ = net.ParseCIDR("10.213.0.0/16")
+	return m, nil
+}
+
+// NetworkSpec describes a project network.
+type NetworkSpec struct {
+	Project  string
+	Name     string // the compose key
+	FullName string // the network's own name
+	Subnet   string // optional CIDR
+	Gateway  string // optional
+	Internal bool
+	External bool // join an existing network FullName of any project
+}
+
+// bridgeName derives a 15-character interface name unique to the root,
+// project and network.
+func (m *Manager) bridgeName(project, name string) string {
+	h := sha256.Sum256([]byte(m.root + "\x00" + project + "\x00" + name))
+	return "berth" + hex.EncodeToString(h[:])[:10]
+}
+
+// EnsureNetwork creates the network's bridge and subnet if needed.
+func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network, error) {
+	unlock, err := m.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := m.load(spec.Project)
+	if err != nil {
+		return nil, err
+	}
+	if spec.External {
+		n, err := m.findByFullName(spec.FullName)
+		if err != nil {
+			return nil, err
+		}
+		st.Networks[spec.Name] = n
+		return n, m.save(spec.Project, st)
+	}
+	n := st.Networks[spec.Name]
+	if n == nil {
+		n = &Network{Project: spec.Project, Name: spec.Name, FullName: spec.FullName, Bridge: m.bridgeName(spec.Project, spec.Name), Internal: spec.Internal, Owner: spec.Project}
+		if err := m.allocateSubnet(n, spec.Subnet, spec.Gateway); err != nil {
+			return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+		}
+		st.Networks[spec.Name] = n
+		if err := m.save(spec.Project, st); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.setupBridge(n); err != nil {
+		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+	}
+	if err := m.writeNetworkRules(spec.Project, st); err != nil {
+		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+	}
+	return n, nil
+}
+
+// findByFullName finds a network by its own name in any project.
+func (m *Manager) findByFullName(full string) (*Network, error) {
+	for _, p := range m.allProjects() {
+		st, err := m.load(p)
+		if err != nil {
+			continue
+		}
+		for _, n := range st.Networks {
+			if n.FullName == full && n.Owner == p {
+				return n, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s (external networks must be created by another project first)", ErrNetworkNotFound, full)
+}
+
+// setupBridge makes the bridge exist, addressed and up.
+func (m *Manager) setupBridge(n *Network) error {
+	link, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		la := netlink.NewLinkAttrs()
+		la.Name = n.Bridge
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("creating bridge %s: %w", n.Bridge, err)
+		}
+		if link, err = netlink.LinkByName(n.Bridge); err != nil {
+			return err
+		}
+	}
+	_, subnet, _ := net.ParseCIDR(n.Subnet)
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(n.Gateway), Mask: subnet.Mask}}
+	if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("addressing bridge %s: %w", n.Bridge, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return err
+	}
+	// Published ports answer on 127.0.0.1: DNAT from loopback to the bridge
+	// needs route_localnet on it.
+	os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644)
+	if !n.Internal {
+		// Containers reach out through the host. This is a host-wide
+		// setting that berth turns on and leaves on, as Docker does.
+		os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
+	}
+	return nil
+}
+
+// RemoveNetwork deletes a network's bridge and rules once nothing is
+// attached to it, and releases its subnet.
+func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error {
+	unlock, err := m.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := m.load(project)
+	if err != nil {
+		return err
+	}
+	n := st.Networks[name]
+	if n == nil {
+		return nil
+	}
+	delete(st.Networks, name)
+	if n.Owner == project {
+		if link, err := netlink.LinkByName(n.Bridge); err == nil {
+			if err := netlink.LinkDel(link); err != nil {
+				return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
+			}
+		}
+	}
+	if err := m.writeNetworkRules(project, st); err != nil {
+		return err
+	}
+	return m.save(project, st)
+}
+
+// Attachment is one network a container joins.
+type Attachment struct {
+	Network string // compose key
+	IP      string // fixed ipv4_address, optional
+	MAC     string
+	Aliases []string
+}
+
+// AttachSpec describes a container's networking.
+type AttachSpec struct {
+	Project       string
+	ContainerID   string
+	ContainerName string
+	Service       string
+	Number        int
+	Hostname      string
+	Networks      []Attachment // the first gives the default route
+	Ports         []Port
+	Links         []string // "service:alias"
+	ExtraHosts    []string // "name:ip"
+}
+
+// Attach creates the container's network namespace (bind-mounted under
+// <state>/netns, so it outlives the container's processes and a restart
+// keeps its addresses), with lo up and a veth into each network, and
+// publishes its ports. It returns the namespace's path.
+func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error) {
+	unlock, err := m.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	st, err := m.load(spec.Project)
+	if err != nil {
+		return nil, err
+	}
+	sb := &Sandbox{ContainerID: spec.ContainerID, ContainerName: spec.ContainerName, Service: spec.Service, Number: spec.Number, Hostname: spec.Hostname, Links: spec.Links, ExtraHosts: spec.ExtraHosts}
+	sb.NetNS = filepath.Join(m.state, "netns", spec.ContainerID)
+	st.Sandboxes[spec.ContainerID] = sb
+	if err := m.save(spec.Project, st); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Sandbox, error) {
+		m.teardownSandbox(sb)
+		delete(st.Sandboxes, spec.ContainerID)
+		m.save(spec.Project, st)
+		m.writeNetworkRules(spec.Project, st)
+		return nil, err
+	}
+	if err := newNetNS(sb.NetNS); err != nil {
+		return fail(err)
+	}
+	if err := loUp(sb.NetNS); err != nil {
+		return fail(err)
+	}
+	for i, a := range spec.Networks {
+		n := st.Networks[a.Network]
+		if n == nil {
+			return fail(fmt.Errorf("network %q is not set up", a.Network))
+		}
+		ip := a.IP
+		if ip == "" {
+			if ip, err = m.allocateIP(n, st); err != nil {
+				return fail(err)
+			}
+		} else if err := m.checkIP(n, st, ip); err != nil {
+			return fail(err)
+		}
+		ep := Endpoint{Network: n.FullName, IP: ip, MAC: a.MAC, Aliases: a.Aliases, Veth: vethName(spec.ContainerID, i)}
+		sb.Endpoints = append(sb.Endpoints, ep)
+		if err := m.save(spec.Project, st); err != nil {
+			return fail(err)
+		}
+		if err := plugVeth(sb.NetNS, n, ep, i, i == 0 && !n.Internal); err != nil {
+			return fail(fmt.Errorf("network %s: %w", n.FullName, err))
+		}
+	}
+	if len(spec.Ports) > 0 {
+		if len(sb.Endpoints) == 0 {
+			return fail(errors.New("ports are published only from containers on a project network"))
+		}
+		ports, err := m.resolvePorts(spec.Ports, sb.Endpoints[0].IP, spec.Project, spec.ContainerID)
+		if err != nil {
+			return fail(err)
+		}
+		sb.Ports = ports
+	}
+	if err := m.save(spec.Project, st); err != nil {
+		return fail(err)
+	}
+	if err := m.writeNetworkRules(spec.Project, st); err != nil {
+		return fail(err)
+	}
+	return sb, nil
+}
+
+// Detach removes a container's namespace, veths, addresses and port rules.
+func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
+	unlock, err := m.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := m.load(project)
+	if err != nil {
+		return err
+	}
+	sb := st.Sandboxes[containerID]
+	if sb == nil {
+		return nil
+	}
+	err = m.teardownSandbox(sb)
+	delete(st.Sandboxes, containerID)
+	if werr := m.writeNetworkRules(project, st); werr != nil && err == nil {
+		err = werr
+	}
+	if serr := m.save(project, st); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// Sandbox returns a container's attachments, or nil.
+func (m *Manager) Sandbox(project, containerID string) (*Sandbox, error) {
+	st, err := m.load(project)
+	if err != nil {
+		return nil, err
+	}
+	return st.Sandboxes[containerID], nil
+}
+
+// Sandboxes lists the project's containers' attachments by container name.
+func (m *Manager) Sandboxes(project string) ([]*Sandbox, error) {
+	st, err := m.load(project)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Sandbox
+	for _, sb := range st.Sandboxes {
+		out = append(out, sb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContainerName < out[j].ContainerName })
+	return out, nil
+}
+
+// Networks lists the project's networks.
+func (m *Manager) Networks(project string) (map[string]*Network, error) {
+	st, err := m.load(project)
+	if err != nil {
+		return nil, err
+	}
+	return st.Networks, nil
+}
+
+func (m *Manager) teardownSandbox(sb *Sandbox) error {
+	var errs []error
+	for _, ep := range sb.Endpoints {
+		if l, err := netlink.LinkByName(ep.Veth); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", ep.Veth, err))
+			}
+		}
+	}
+	if sb.NetNS != "" {
+		if err := unix.Unmount(sb.NetNS, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", sb.NetNS, err))
+		}
+		if err := os.Remove(sb.NetNS); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup removes everything of a project: sandboxes, the networks it
+// owns, its rules, and its state, also what a crashed run left.
+func (m *Manager) Cleanup(ctx context.Context, project string) error {
+	unlock, err := m.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := m.load(project)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for id, sb := range st.Sandboxes {
+		errs = append(errs, m.teardownSandbox(sb))
+		delete(st.Sandboxes, id)
+	}
+	for name, n := range st.Networks {
+		if n.Owner == project {
+			if l, err := netlink.LinkByName(n.Bridge); err == nil {
+				errs = append(errs, netlink.LinkDel(l))
+			}
+		}
+		delete(st.Networks, name)
+	}
+	errs = append(errs, m.removeProjectRules(project))
+	errs = append(errs, m.save(project, st))
+	return errors.Join(errs...)
+}
+
+func vethName(containerID string, i int) string {
+	return fmt.Sprintf("vb%s%d", containerID[:10], i)
+}
+
+// newNetNS creates a network namespace and bind-mounts it at path.
+func newNetNS(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		// The thread changes namespace; it is locked and, should it fail
+		// to return to the original one, left to die with the goroutine.
+		goruntime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("creating a network namespace: %w", err)
+			return
+		}
+		err = unix.Mount(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), path, "", unix.MS_BIND, "")
+		if serr := netns.Set(orig); serr != nil {
+			errc <- errors.Join(err, serr)
+			return
+		}
+		goruntime.UnlockOSThread()
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// plugVeth creates a veth pair, puts one end in the namespace as ethN with
+// the endpoint's address, attaches the other to the bridge, and (for the
+// first network) routes by default through the gateway.
+func plugVeth(nsPath string, n *Network, ep Endpoint, idx int, defaultRoute bool) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	bridge, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	}
+	peer := ep.Veth + "p"
+	la := netlink.NewLinkAttrs()
+	la.Name = ep.Veth
+	la.MasterIndex = bridge.Attrs().Index
+	veth := &netlink.Veth{LinkAttrs: la, PeerName: peer, PeerNamespace: netlink.NsFd(int(ns))}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("creating veth %s: %w", ep.Veth, err)
+	}
+	host, err := netlink.LinkByName(ep.Veth)
+	if err != nil {
+		return err
+	}
+	netlink.LinkSetHairpin(host, true)
+	if err := netlink.LinkSetUp(host); err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	inner, err := h.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("eth%d", idx)
+	if err := h.LinkSetName(inner, name); err != nil {
+		return err
+	}
+	if ep.MAC != "" {
+		mac, err := net.ParseMAC(ep.MAC)
+		if err != nil {
+			return fmt.Errorf("mac_address %q: %w", ep.MAC, err)
+		}
+		if err := h.LinkSetHardwareAddr(inner, mac); err != nil {
+			return err
+		}
+	}
+	_, subnet, _ := net.ParseCIDR(n.Subnet)
+	if err := h.AddrAdd(inner, &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(ep.IP), Mask: subnet.Mask}}); err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(inner); err != nil {
+		return err
+	}
+	if defaultRoute {
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: inner.Attrs().Index, Gw: net.ParseIP(n.Gateway)}); err != nil {
+			return fmt.Errorf("default route: %w", err)
+		}
+	}
+	return nil
+}
+
+func loUp(nsPath string) error {
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return h.LinkSetUp(lo)
+}

@@ -1,0 +1,264 @@
+package project
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berthdev/berth/runtime"
+)
+
+// Events receives what a verb does to each resource: ("Container p-web-1",
+// "Started"). A nil Events is silent.
+type Events func(resource, status string)
+
+func (f Events) emit(resource, status string) {
+	if f != nil {
+		f(resource, status)
+	}
+}
+
+func containerResource(name string) string { return "Container " + name }
+
+// each runs fn on every container concurrently and joins the errors.
+func each(cs []container, fn func(container) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(c)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// StopOptions are `berth stop`'s.
+type StopOptions struct {
+	Services []string
+	Timeout  *time.Duration
+	Events   Events
+}
+
+// Stop stops the project's running containers, dependants before their
+// dependencies when the project is known.
+func (e *Engine) Stop(ctx context.Context, p *Project, opts StopOptions) error {
+	unlock, err := e.lock(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return err
+	}
+	cs = filterServices(cs, opts.Services)
+	return e.stopInOrder(ctx, p, cs, opts.Timeout, opts.Events)
+}
+
+// stopInOrder stops containers level by level in reverse dependency order.
+func (e *Engine) stopInOrder(ctx context.Context, p *Project, cs []container, timeout *time.Duration, ev Events) error {
+	for _, level := range reverseLevels(p, cs) {
+		err := each(level, func(c container) error {
+			if !c.running() {
+				return nil
+			}
+			ev.emit(containerResource(c.Name), "Stopping")
+			if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
+				ev.emit(containerResource(c.Name), "Error: "+err.Error())
+				return err
+			}
+			ev.emit(containerResource(c.Name), "Stopped")
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stopTimeout(t *time.Duration) time.Duration {
+	if t == nil {
+		return 0 // the container's own stop_grace_period
+	}
+	if *t <= 0 {
+		return -1 // kill at once
+	}
+	return *t
+}
+
+// StartOptions are `berth start`'s.
+type StartOptions struct {
+	Services []string
+	Events   Events
+}
+
+// Start starts existing containers of the project in dependency order.
+func (e *Engine) Start(ctx context.Context, p *Project, opts StartOptions) error {
+	unlock, err := e.lock(ctx, p.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return err
+	}
+	cs = filterServices(cs, opts.Services)
+	if len(cs) == 0 {
+		return fmt.Errorf("%w: no containers of project %s to start; use `berth up`", ErrNoContainers, p.Name)
+	}
+	for _, level := range levels(p, cs) {
+		err := each(level, func(c container) error {
+			if err := e.waitDependencies(ctx, p, c.Service); err != nil {
+				return err
+			}
+			return e.startContainer(ctx, c, opts.Events)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) startContainer(ctx context.Context, c container, ev Events) error {
+	if c.running() {
+		ev.emit(containerResource(c.Name), "Running")
+		return nil
+	}
+	ev.emit(containerResource(c.Name), "Starting")
+	if err := e.beforeStart(ctx, c); err != nil {
+		ev.emit(containerResource(c.Name), "Error: "+err.Error())
+		return err
+	}
+	if err := e.Runtime.Start(ctx, c.ID); err != nil {
+		ev.emit(containerResource(c.Name), "Error: "+err.Error())
+		return fmt.Errorf("starting %s: %w", c.Name, err)
+	}
+	ev.emit(containerResource(c.Name), "Started")
+	return nil
+}
+
+// RestartOptions are `berth restart`'s.
+type RestartOptions struct {
+	Services []string
+	Timeout  *time.Duration
+	NoDeps   bool
+	Events   Events
+}
+
+// Restart stops then starts the project's containers.
+func (e *Engine) Restart(ctx context.Context, p *Project, opts RestartOptions) error {
+	if err := e.Stop(ctx, p, StopOptions{Services: opts.Services, Timeout: opts.Timeout, Events: opts.Events}); err != nil {
+		return err
+	}
+	return e.Start(ctx, p, StartOptions{Services: opts.Services, Events: opts.Events})
+}
+
+// KillOptions are `berth kill`'s.
+type KillOptions struct {
+	Services []string
+	Signal   syscall.Signal
+	Events   Events
+}
+
+// Kill sends a signal to the project's running containers.
+func (e *Engine) Kill(ctx context.Context, p *Project, opts KillOptions) error {
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return err
+	}
+	cs = filterServices(cs, opts.Services)
+	if opts.Signal == 0 {
+		opts.Signal = syscall.SIGKILL
+	}
+	var running []container
+	for _, c := range cs {
+		if c.Status == runtime.StatusRunning || c.Status == runtime.StatusPaused {
+			running = append(running, c)
+		}
+	}
+	if len(running) == 0 {
+		return fmt.Errorf("%w: no running containers to kill", ErrNoContainers)
+	}
+	return each(running, func(c container) error {
+		if err := e.Runtime.Kill(ctx, c.ID, opts.Signal); err != nil {
+			return err
+		}
+		opts.Events.emit(containerResource(c.Name), "Killed")
+		return nil
+	})
+}
+
+// Pause freezes (or with unpause thaws) the project's running containers.
+func (e *Engine) Pause(ctx context.Context, p *Project, services []string, unpause bool, ev Events) error {
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return err
+	}
+	cs = filterServices(cs, services)
+	return each(cs, func(c container) error {
+		if unpause {
+			if c.Status != runtime.StatusPaused {
+				return nil
+			}
+			if err := e.Runtime.Unpause(ctx, c.ID); err != nil {
+				return err
+			}
+			ev.emit(containerResource(c.Name), "Unpaused")
+			return nil
+		}
+		if c.Status != runtime.StatusRunning {
+			return nil
+		}
+		if err := e.Runtime.Pause(ctx, c.ID); err != nil {
+			return err
+		}
+		ev.emit(containerResource(c.Name), "Paused")
+		return nil
+	})
+}
+
+// WaitOptions are `berth wait`'s.
+type WaitOptions struct {
+	Services   []string
+	DownOnExit bool
+}
+
+// Wait blocks until the services' containers stop and returns the first
+// exit code.
+func (e *Engine) Wait(ctx context.Context, p *Project, opts WaitOptions) (int, error) {
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return -1, err
+	}
+	cs = filterServices(cs, opts.Services)
+	if len(cs) == 0 {
+		return -1, fmt.Errorf("%w: no containers to wait for", ErrNoContainers)
+	}
+	type res struct {
+		code int
+		err  error
+	}
+	ch := make(chan res, len(cs))
+	for _, c := range cs {
+		go func() {
+			code, err := e.Runtime.Wait(ctx, c.ID)
+			ch <- res{code, err}
+		}()
+	}
+	r := <-ch
+	if opts.DownOnExit {
+		if err := e.Down(ctx, p, DownOptions{}); err != nil {
+			return r.code, err
+		}
+	}
+	return r.code, r.err
+}

@@ -1,0 +1,200 @@
+package project
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/berthdev/berth/runtime"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// ValidationError is one problem in a compose file, found before anything
+// starts. Its message names the file, the service and the field, and says
+// what is accepted.
+type ValidationError struct {
+	File    string
+	Service string
+	Field   string
+	Msg     string
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File + ": ")
+	}
+	if e.Service != "" {
+		fmt.Fprintf(&b, "service %q: ", e.Service)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ErrUnsupported marks a compose key berth does not implement.
+var ErrUnsupported = errors.New("not supported by berth")
+
+// unsupported lists service keys berth does not implement yet: they are
+// reported, never silently ignored.
+var unsupported = map[string]func(s types.ServiceConfig) bool{
+	"deploy.placement":     func(s types.ServiceConfig) bool { return s.Deploy != nil && len(s.Deploy.Placement.Constraints) > 0 },
+	"deploy.update_config": func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.UpdateConfig != nil },
+	"devices":              func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
+	"gpus":                 func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
+	"runtime":              func(s types.ServiceConfig) bool { return s.Runtime != "" },
+	"isolation":            func(s types.ServiceConfig) bool { return s.Isolation != "" },
+	"userns_mode":          func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
+	"cgroup_parent":        func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
+	"logging.driver": func(s types.ServiceConfig) bool {
+		return s.Logging != nil && s.Logging.Driver != "" && s.Logging.Driver != "json-file" && s.Logging.Driver != "local"
+	},
+	"provider":        func(s types.ServiceConfig) bool { return s.Provider != nil },
+	"models":          func(s types.ServiceConfig) bool { return len(s.Models) > 0 },
+	"security_opt":    func(s types.ServiceConfig) bool { return len(s.SecurityOpt) > 0 },
+	"storage_opt":     func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 },
+	"pre_stop":        func(s types.ServiceConfig) bool { return len(s.PreStop) > 0 },
+	"post_start":      func(s types.ServiceConfig) bool { return len(s.PostStart) > 0 },
+	"credential_spec": func(s types.ServiceConfig) bool { return s.CredentialSpec != nil },
+	"volumes[].type=npipe/cluster/image": func(s types.ServiceConfig) bool {
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeNamedPipe || v.Type == "cluster" || v.Type == types.VolumeTypeImage {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+var validRestart = map[string]bool{"": true, "no": true, "always": true, "on-failure": true, "unless-stopped": true}
+
+// Validate checks what compose-go's schema does not: berth's own limits,
+// references between services, and dependency cycles. All problems are
+// returned together.
+func Validate(p *Project) error {
+	file := ""
+	if len(p.ComposeFiles) > 0 {
+		file = filepath.Base(p.ComposeFiles[0])
+	}
+	var errs []error
+	add := func(service, field, format string, args ...any) {
+		errs = append(errs, &ValidationError{File: file, Service: service, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	names := p.ServiceNames()
+	sort.Strings(names)
+	for _, name := range names {
+		s := p.Services[name]
+		keys := make([]string, 0, len(unsupported))
+		for k := range unsupported {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if unsupported[k](s) {
+				add(name, k, "%v", ErrUnsupported)
+			}
+		}
+		if s.Image == "" && s.Build == nil {
+			add(name, "image", "a service needs an image or a build section")
+		}
+		policy, _, _ := strings.Cut(s.Restart, ":")
+		if !validRestart[policy] {
+			add(name, "restart", "%q is not one of no, always, on-failure[:N], unless-stopped", s.Restart)
+		}
+		if s.StopSignal != "" {
+			if _, err := runtime.ParseSignal(s.StopSignal); err != nil {
+				add(name, "stop_signal", "%q is not a signal name or number", s.StopSignal)
+			}
+		}
+		for dep := range s.DependsOn {
+			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
+				if !contains(p.DisabledServiceNames(), dep) {
+					add(name, "depends_on", "%q is not a service of this project", dep)
+				}
+			}
+		}
+		for i, v := range s.VolumesFrom {
+			target, _, _ := strings.Cut(v, ":")
+			if target == "container" {
+				continue
+			}
+			if _, ok := p.Services[target]; !ok {
+				add(name, fmt.Sprintf("volumes_from[%d]", i), "%q is not a service of this project (use container:NAME for a container)", v)
+			}
+		}
+		for field, mode := range map[string]string{"network_mode": s.NetworkMode, "pid": s.Pid, "ipc": s.Ipc} {
+			if t, ok := strings.CutPrefix(mode, "service:"); ok {
+				if _, ok := p.Services[t]; !ok {
+					add(name, field, "%q names no service of this project", mode)
+				}
+			}
+		}
+		for i, l := range s.Links {
+			target, _, _ := strings.Cut(l, ":")
+			if _, ok := p.Services[target]; !ok {
+				add(name, fmt.Sprintf("links[%d]", i), "%q is not a service of this project", l)
+			}
+		}
+		for i, port := range s.Ports {
+			if port.Mode == "ingress" || port.Mode == "" || port.Mode == "host" {
+				continue
+			}
+			add(name, fmt.Sprintf("ports[%d].mode", i), "%q is not host or ingress", port.Mode)
+		}
+		for k, u := range s.Ulimits {
+			if u.Single == 0 && u.Soft == 0 && u.Hard == 0 {
+				continue
+			}
+			if u.Single == 0 && u.Soft > u.Hard {
+				add(name, "ulimits."+k, "soft limit %d is above hard limit %d", u.Soft, u.Hard)
+			}
+		}
+	}
+	if cycle := findCycle(p); cycle != nil {
+		errs = append(errs, &ValidationError{File: file, Field: "depends_on", Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
+	}
+	return errors.Join(errs...)
+}
+
+// findCycle returns one dependency cycle, first service repeated at the
+// end, or nil.
+func findCycle(p *Project) []string {
+	state := map[string]int{} // 0 new, 1 on stack, 2 done
+	var stack []string
+	var found []string
+	var visit func(string) bool
+	visit = func(s string) bool {
+		state[s] = 1
+		stack = append(stack, s)
+		for _, d := range dependencies(p, s) {
+			switch state[d] {
+			case 1:
+				for i, x := range stack {
+					if x == d {
+						found = append(append([]string{}, stack[i:]...), d)
+						return true
+					}
+				}
+			case 0:
+				if visit(d) {
+					return true
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[s] = 2
+		return false
+	}
+	names := p.ServiceNames()
+	sort.Strings(names)
+	for _, n := range names {
+		if state[n] == 0 && visit(n) {
+			return found
+		}
+	}
+	return nil
+}

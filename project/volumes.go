@@ -1,0 +1,473 @@
+package project
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/berthdev/berth/runtime"
+	"github.com/berthdev/berth/volumes"
+	"github.com/compose-spec/compose-go/v2/format"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Labels of anonymous volumes, so a recreated container finds its
+// predecessor's.
+const (
+	labelVolumeProject   = "com.docker.compose.project"
+	labelVolumeName      = "com.docker.compose.volume"
+	labelAnonContainer   = "berth.anonymous.container"
+	labelAnonTarget      = "berth.anonymous.target"
+	labelAnonServiceSlot = "berth.anonymous.slot"
+)
+
+// volumeName is the store name of a project volume: its name: key (which
+// the loader fills with <project>_<key> when absent).
+func volumeName(p *Project, key string) string {
+	if v, ok := p.Volumes[key]; ok && v.Name != "" {
+		return v.Name
+	}
+	return p.Name + "_" + key
+}
+
+// ensureVolumes creates the named volumes the services use; external ones
+// must exist already.
+func (e *Engine) ensureVolumes(ctx context.Context, p *Project, services []string, ev Events) error {
+	used := map[string]bool{}
+	for _, name := range services {
+		for _, v := range p.Services[name].Volumes {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" {
+				used[v.Source] = true
+			}
+		}
+	}
+	keys := make([]string, 0, len(used))
+	for k := range used {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		cfg, ok := p.Volumes[key]
+		if !ok {
+			return &ValidationError{Field: "volumes", Msg: fmt.Sprintf("volume %q is used by a service but not declared under the top-level volumes:", key)}
+		}
+		name := volumeName(p, key)
+		if bool(cfg.External) {
+			if _, err := e.Volumes.Get(ctx, name); err != nil {
+				return fmt.Errorf("external volume %q: %w (create it with `berth volume create %s`)", name, err, name)
+			}
+			continue
+		}
+		labels := map[string]string{labelVolumeProject: p.Name, labelVolumeName: key}
+		for k, v := range cfg.Labels {
+			labels[k] = v
+		}
+		_, created, err := e.Volumes.Create(ctx, name, volumes.CreateOptions{Driver: cfg.Driver, Options: cfg.DriverOpts, Labels: labels})
+		if err != nil {
+			return err
+		}
+		if created {
+			ev.emit("Volume "+name, "Created")
+		}
+	}
+	return nil
+}
+
+// attachVolumes adds a container's mounts: volumes (named, anonymous and
+// the image's VOLUMEs), binds, tmpfs, volumes_from, secrets and configs.
+func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceConfig, spec *runtime.Spec, img *serviceImage, old *container) error {
+	targets := map[string]bool{}
+	for _, m := range spec.Mounts {
+		targets[m.Target] = true
+	}
+	add := func(m runtime.Mount) {
+		spec.Mounts = append(spec.Mounts, m)
+		targets[filepath.Clean(m.Target)] = true
+	}
+	fail := func(err error) error {
+		e.Volumes.Release(spec.ID)
+		return err
+	}
+	for i, v := range s.Volumes {
+		field := fmt.Sprintf("volumes[%d]", i)
+		switch v.Type {
+		case types.VolumeTypeBind:
+			if _, err := os.Stat(v.Source); err != nil {
+				if v.Bind != nil && !bool(v.Bind.CreateHostPath) {
+					return fail(&ValidationError{Service: s.Name, Field: field, Msg: fmt.Sprintf("bind source %s does not exist, and create_host_path is false", v.Source)})
+				}
+				if err := os.MkdirAll(v.Source, 0o755); err != nil {
+					return fail(fmt.Errorf("service %q: %s: creating %s: %w", s.Name, field, v.Source, err))
+				}
+			}
+			m := runtime.Mount{Type: "bind", Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+			if v.Bind != nil && v.Bind.Propagation != "" {
+				m.Propagation = v.Bind.Propagation
+			}
+			add(m)
+		case types.VolumeTypeTmpfs:
+			m := runtime.Mount{Type: "tmpfs", Target: v.Target, ReadOnly: v.ReadOnly}
+			if v.Tmpfs != nil {
+				if v.Tmpfs.Size > 0 {
+					m.Options = append(m.Options, fmt.Sprintf("size=%d", int64(v.Tmpfs.Size)))
+				}
+				if v.Tmpfs.Mode != 0 {
+					m.Options = append(m.Options, fmt.Sprintf("mode=%o", v.Tmpfs.Mode))
+				}
+			}
+			add(m)
+		case types.VolumeTypeVolume:
+			var name string
+			var anonymous bool
+			if v.Source == "" {
+				anonymous = true
+				var err error
+				if name, err = e.anonymousVolume(ctx, p, s, spec, v.Target, old); err != nil {
+					return fail(err)
+				}
+			} else {
+				name = volumeName(p, v.Source)
+			}
+			nocopy := v.Volume != nil && v.Volume.NoCopy
+			src, err := e.volumeSource(ctx, name, img.Layers, v.Target, nocopy)
+			if err != nil {
+				return fail(fmt.Errorf("service %q: %s: %w", s.Name, field, err))
+			}
+			if v.Volume != nil && v.Volume.Subpath != "" {
+				sub := filepath.Join(src, filepath.Clean("/"+v.Volume.Subpath))
+				if !strings.HasPrefix(sub, src+"/") {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: "subpath leaves the volume"})
+				}
+				if _, err := os.Stat(sub); err != nil {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: fmt.Sprintf("%q does not exist in volume %s", v.Volume.Subpath, name)})
+				}
+				src = sub
+			}
+			if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+				return fail(err)
+			}
+			_ = anonymous
+			add(runtime.Mount{Type: "bind", Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
+		default:
+			return fail(&ValidationError{Service: s.Name, Field: field + ".type", Msg: fmt.Sprintf("%q is not supported by berth (bind, volume, tmpfs)", v.Type)})
+		}
+	}
+	// volumes_from: the producer's volumes at the same paths.
+	for i, from := range s.VolumesFrom {
+		mounts, err := e.volumesFrom(ctx, p, from)
+		if err != nil {
+			return fail(fmt.Errorf("service %q: volumes_from[%d]: %w", s.Name, i, err))
+		}
+		for _, m := range mounts {
+			if targets[filepath.Clean(m.Target)] {
+				continue
+			}
+			if name := e.volumeOf(m.Source); name != "" {
+				if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+					return fail(err)
+				}
+			}
+			add(m)
+		}
+	}
+	// The image's VOLUMEs not mounted otherwise get anonymous volumes.
+	var imageVols []string
+	for t := range img.Image.Config.Config.Volumes {
+		imageVols = append(imageVols, t)
+	}
+	sort.Strings(imageVols)
+	for _, t := range imageVols {
+		if targets[filepath.Clean(t)] {
+			continue
+		}
+		name, err := e.anonymousVolume(ctx, p, s, spec, t, old)
+		if err != nil {
+			return fail(err)
+		}
+		src, err := e.volumeSource(ctx, name, img.Layers, t, false)
+		if err != nil {
+			return fail(err)
+		}
+		if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+			return fail(err)
+		}
+		add(runtime.Mount{Type: "bind", Source: src, Target: t})
+	}
+	return e.attachSecrets(p, s, spec, targets)
+}
+
+// volumeSource prepares a volume for mounting and, on its first use,
+// fills it from the image (unless nocopy).
+func (e *Engine) volumeSource(ctx context.Context, name string, layers []string, target string, nocopy bool) (string, error) {
+	src, err := e.Volumes.Prepare(name)
+	if err != nil {
+		return "", err
+	}
+	v, err := e.Volumes.Get(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if !v.Initialized {
+		if !nocopy {
+			if err := volumes.CopyUp(src, layers, target); err != nil {
+				return "", fmt.Errorf("volume %s: %w", name, err)
+			}
+		}
+		if err := e.Volumes.MarkInitialized(name); err != nil {
+			return "", err
+		}
+	}
+	return src, nil
+}
+
+// anonymousVolume returns the anonymous volume for a container's target:
+// its predecessor's when recreating (so data survives), else a new one.
+func (e *Engine) anonymousVolume(ctx context.Context, p *Project, s types.ServiceConfig, spec *runtime.Spec, target string, old *container) (string, error) {
+	if old != nil {
+		all, err := e.Volumes.List(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, v := range all {
+			if v.Anonymous && v.Labels[labelAnonContainer] == old.ID && v.Labels[labelAnonTarget] == target {
+				v.Labels[labelAnonContainer] = spec.ID
+				if err := e.Volumes.SetLabels(v.Name, v.Labels); err != nil {
+					return "", err
+				}
+				return v.Name, nil
+			}
+		}
+	}
+	name := newContainerID()
+	_, _, err := e.Volumes.Create(ctx, name, volumes.CreateOptions{Anonymous: true, Labels: map[string]string{
+		labelVolumeProject:   p.Name,
+		labelAnonContainer:   spec.ID,
+		labelAnonTarget:      target,
+		labelAnonServiceSlot: s.Name + "-" + spec.Labels[LabelNumber],
+	}})
+	return name, err
+}
+
+// volumeOf names the volume whose data directory src is in, or "".
+func (e *Engine) volumeOf(src string) string {
+	root := filepath.Join(e.Runtime.Root(), "volumes") + "/"
+	rest, ok := strings.CutPrefix(src, root)
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
+// volumesFrom resolves `service`, `service:ro`, `container:NAME[:ro]` to
+// the producer's mounts. The producer needs only to exist (a Fig data-only
+// container that exited at once is the usual case).
+func (e *Engine) volumesFrom(ctx context.Context, p *Project, from string) ([]runtime.Mount, error) {
+	parts := strings.Split(from, ":")
+	mode := ""
+	var info runtime.Info
+	if parts[0] == "container" {
+		if len(parts) < 2 {
+			return nil, fmt.Errorf("%q: want container:NAME", from)
+		}
+		if len(parts) > 2 {
+			mode = parts[2]
+		}
+		var err error
+		if info, err = e.Runtime.Inspect(ctx, parts[1]); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(parts) > 1 {
+			mode = parts[1]
+		}
+		c, err := e.serviceContainer(ctx, p, parts[0], 1)
+		if err != nil {
+			return nil, err
+		}
+		info = c.Info
+	}
+	if mode != "" && mode != "ro" && mode != "rw" {
+		return nil, fmt.Errorf("%q: mode %q is not ro or rw", from, mode)
+	}
+	var out []runtime.Mount
+	for _, m := range info.Spec.Mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		if mode == "ro" {
+			m.ReadOnly = true
+		} else if mode == "rw" {
+			m.ReadOnly = false
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (e *Engine) releaseVolumes(containerID string) { e.Volumes.Release(containerID) }
+
+// afterRemove releases what a removed container held: its network
+// attachment, its volume references, its secrets, and with removeAnon its
+// anonymous volumes.
+func (e *Engine) afterRemove(ctx context.Context, c container, removeAnon bool) error {
+	var errs []error
+	errs = append(errs, e.detachNetwork(ctx, c.Labels[LabelProject], c.ID))
+	e.Volumes.Release(c.ID)
+	os.RemoveAll(e.secretsDir(c.Labels[LabelProject], c.ID))
+	if removeAnon {
+		all, err := e.Volumes.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, v := range all {
+			if v.Anonymous && v.Labels[labelAnonContainer] == c.ID {
+				errs = append(errs, e.Volumes.Remove(ctx, v.Name, false))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeVolumes is `down -v`: the project's named volumes (never external
+// ones) and its anonymous ones.
+func (e *Engine) removeVolumes(ctx context.Context, p *Project, ev Events) error {
+	var errs []error
+	for key, cfg := range p.Volumes {
+		if bool(cfg.External) {
+			continue
+		}
+		name := volumeName(p, key)
+		err := e.Volumes.Remove(ctx, name, false)
+		if errors.Is(err, volumes.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ev.emit("Volume "+name, "Removed")
+	}
+	all, err := e.Volumes.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, v := range all {
+		if v.Anonymous && v.Labels[labelVolumeProject] == p.Name && len(e.Volumes.Users(v.Name)) == 0 {
+			errs = append(errs, e.Volumes.Remove(ctx, v.Name, false))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// parseVolumeFlag reads `run -v` short syntax against the project.
+func parseVolumeFlag(p *Project, spec string) (types.ServiceVolumeConfig, error) {
+	v, err := format.ParseVolume(spec)
+	if err != nil {
+		return v, fmt.Errorf("-v %q: %w", spec, err)
+	}
+	if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
+		v.Source = filepath.Join(p.WorkingDir, v.Source)
+	}
+	return v, nil
+}
+
+// secretsDir holds a container's materialised secrets and configs.
+func (e *Engine) secretsDir(project, id string) string {
+	return filepath.Join(e.Runtime.Root(), "projects", project, "secrets", id)
+}
+
+// attachSecrets materialises secrets and configs into a per-container
+// directory (so uid/gid/mode never change the host's files) and mounts
+// them read-only: secrets at /run/secrets/<name>, configs at /<name>,
+// unless a target says otherwise.
+func (e *Engine) attachSecrets(p *Project, s types.ServiceConfig, spec *runtime.Spec, targets map[string]bool) error {
+	type ref struct {
+		kind string
+		r    types.FileReferenceConfig
+		obj  types.FileObjectConfig
+	}
+	var refs []ref
+	for _, r := range s.Secrets {
+		obj, ok := p.Secrets[r.Source]
+		if !ok {
+			return &ValidationError{Service: s.Name, Field: "secrets", Msg: fmt.Sprintf("secret %q is not declared under the top-level secrets:", r.Source)}
+		}
+		refs = append(refs, ref{"secret", types.FileReferenceConfig(r), types.FileObjectConfig(obj)})
+	}
+	for _, r := range s.Configs {
+		obj, ok := p.Configs[r.Source]
+		if !ok {
+			return &ValidationError{Service: s.Name, Field: "configs", Msg: fmt.Sprintf("config %q is not declared under the top-level configs:", r.Source)}
+		}
+		refs = append(refs, ref{"config", types.FileReferenceConfig(r), types.FileObjectConfig(obj)})
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	dir := e.secretsDir(p.Name, spec.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for i, r := range refs {
+		var content []byte
+		switch {
+		case r.obj.File != "":
+			b, err := os.ReadFile(r.obj.File)
+			if err != nil {
+				return fmt.Errorf("service %q: %s %q: %w", s.Name, r.kind, r.r.Source, err)
+			}
+			content = b
+		case r.obj.Environment != "":
+			content = []byte(p.Environment[r.obj.Environment])
+		case r.obj.Content != "":
+			content = []byte(r.obj.Content)
+		case bool(r.obj.External):
+			return &ValidationError{Service: s.Name, Field: r.kind + "s", Msg: fmt.Sprintf("external %s %q is not supported by berth", r.kind, r.r.Source)}
+		}
+		target := r.r.Target
+		if target == "" {
+			target = r.r.Source
+		}
+		if !filepath.IsAbs(target) {
+			if r.kind == "secret" {
+				target = "/run/secrets/" + target
+			} else {
+				target = "/" + target
+			}
+		}
+		mode := os.FileMode(0o444)
+		if r.r.Mode != nil {
+			mode = os.FileMode(*r.r.Mode)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("%s-%d", r.kind, i))
+		if err := os.WriteFile(file, content, 0o600); err != nil {
+			return err
+		}
+		uid, gid := -1, -1
+		if r.r.UID != "" {
+			uid, _ = strconv.Atoi(r.r.UID)
+		}
+		if r.r.GID != "" {
+			gid, _ = strconv.Atoi(r.r.GID)
+		}
+		if uid >= 0 || gid >= 0 {
+			if err := os.Chown(file, uid, gid); err != nil {
+				return err
+			}
+		}
+		if err := os.Chmod(file, mode); err != nil {
+			return err
+		}
+		if !targets[target] {
+			spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: file, Target: target, ReadOnly: true})
+			targets[target] = true
+		}
+	}
+	return nil
+}

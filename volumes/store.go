@@ -1,0 +1,275 @@
+// Package volumes keeps berth's volumes under <root>/volumes/<name>/_data
+// and turns a service's mount entries into host sources: named and
+// anonymous volumes, binds, tmpfs, and the mounts of a volumes_from
+// producer.
+//
+// Nothing in this package deletes volume data except Store.Remove, which
+// only the explicit `volume rm`, `volume prune` and `down -v` call.
+package volumes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound means no volume has that name.
+	ErrNotFound = errors.New("no such volume")
+	// ErrInUse means containers still use the volume.
+	ErrInUse = errors.New("volume is in use")
+	// ErrConflict means a volume exists with different options.
+	ErrConflict = errors.New("volume exists with different options")
+)
+
+// Volume is one volume's record.
+type Volume struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	Labels     map[string]string `json:"Labels"`
+	Options    map[string]string `json:"Options"`
+	CreatedAt  time.Time         `json:"CreatedAt"`
+	Anonymous  bool              `json:"Anonymous,omitempty"`
+	// Initialized is set once the volume was first mounted (and filled
+	// from the image, unless nocopy): it is never filled again.
+	Initialized bool `json:"Initialized,omitempty"`
+}
+
+// Store is the volumes under one berth root.
+type Store struct{ root string }
+
+// Open returns the store at <root>/volumes.
+func Open(root string) (*Store, error) {
+	dir := filepath.Join(root, "volumes")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{root: abs}, nil
+}
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+func (s *Store) dir(name string) string { return filepath.Join(s.root, name) }
+
+// CreateOptions describe a new volume.
+type CreateOptions struct {
+	Driver    string            // "" or "local"
+	Options   map[string]string // driver_opts: type, o, device
+	Labels    map[string]string
+	Anonymous bool
+}
+
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// Create makes a volume, or returns the existing one when its options
+// agree.
+func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*Volume, bool, error) {
+	if !namePattern.MatchString(name) {
+		return nil, false, fmt.Errorf("volume name %q: use letters, digits, _ . - (starting with a letter or digit)", name)
+	}
+	if opts.Driver != "" && opts.Driver != "local" {
+		return nil, false, fmt.Errorf("volume %s: driver %q is not supported by berth (only local)", name, opts.Driver)
+	}
+	if err := checkDriverOpts(opts.Options); err != nil {
+		return nil, false, fmt.Errorf("volume %s: %w", name, err)
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	if v, err := s.get(name); err == nil {
+		if !sameOptions(v.Options, opts.Options) {
+			return nil, false, fmt.Errorf("%w: %s has driver_opts %v, the compose file asks for %v (remove it with `berth volume rm %s` to recreate)", ErrConflict, name, v.Options, opts.Options, name)
+		}
+		return v, false, nil
+	}
+	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(s.dir(name), "_data"), Labels: opts.Labels, Options: opts.Options, CreatedAt: time.Now().UTC(), Anonymous: opts.Anonymous}
+	if v.Labels == nil {
+		v.Labels = map[string]string{}
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir(name), "refs"), 0o755); err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(v.Mountpoint, 0o755); err != nil {
+		return nil, false, err
+	}
+	if err := s.save(v); err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+func sameOptions(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) save(v *Volume) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.dir(v.Name), ".volume.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(s.dir(v.Name), "volume.json"))
+}
+
+func (s *Store) get(name string) (*Volume, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir(name), "volume.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var v Volume
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("volume %s: %w", name, err)
+	}
+	return &v, nil
+}
+
+// Get returns a volume by name.
+func (s *Store) Get(ctx context.Context, name string) (*Volume, error) { return s.get(name) }
+
+// List returns every volume, by name.
+func (s *Store) List(ctx context.Context) ([]*Volume, error) {
+	ents, err := os.ReadDir(s.root)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Volume
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		v, err := s.get(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Users lists the containers holding a reference to the volume.
+func (s *Store) Users(name string) []string {
+	ents, _ := os.ReadDir(filepath.Join(s.dir(name), "refs"))
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// Acquire records that a container uses the volume.
+func (s *Store) Acquire(name, containerID string) error {
+	if _, err := s.get(name); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(s.dir(name), "refs", containerID), nil, 0o644)
+}
+
+// Release drops a container's reference to every volume it held.
+func (s *Store) Release(containerID string) {
+	ents, _ := os.ReadDir(s.root)
+	for _, e := range ents {
+		os.Remove(filepath.Join(s.root, e.Name(), "refs", containerID))
+	}
+}
+
+// Remove deletes a volume and its data. A volume a container uses is
+// refused, naming the containers (unless force).
+func (s *Store) Remove(ctx context.Context, name string, force bool) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := s.get(name); err != nil {
+		return err
+	}
+	if users := s.Users(name); len(users) > 0 && !force {
+		short := make([]string, len(users))
+		for i, u := range users {
+			short[i] = u[:min(12, len(u))]
+		}
+		return fmt.Errorf("%w: %s is used by container(s) %s", ErrInUse, name, strings.Join(short, ", "))
+	}
+	dir := s.dir(name)
+	unmountBelow(filepath.Join(dir, "_data"))
+	gone := filepath.Join(s.root, ".removing-"+name)
+	if err := os.Rename(dir, gone); err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// MarkInitialized records that the volume was filled (or deliberately
+// left empty) on its first use.
+func (s *Store) MarkInitialized(name string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	v, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	v.Initialized = true
+	return s.save(v)
+}
+
+// SetLabels replaces a volume's labels (anonymous volumes change owner
+// when their container is recreated).
+func (s *Store) SetLabels(name string, labels map[string]string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	v, err := s.get(name)
+	if err != nil {
+		return err
+	}
+	v.Labels = labels
+	return s.save(v)
+}
