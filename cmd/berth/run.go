@@ -180,4 +180,3 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.Privileged, "privileged", false, "give the process extended privileges")
 	return cmd
 }
-

@@ -252,4 +252,3 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances")
 	return cmd
 }
-

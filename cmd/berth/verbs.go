@@ -406,4 +406,3 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")
 	return cmd
 }
-

@@ -194,4 +194,3 @@ func TestPushThenPull(t *testing.T) {
 		t.Errorf("round trip changed the image: %s/%s vs %s/%s", got.ID, got.Digest, img.ID, img.Digest)
 	}
 }
-

@@ -69,11 +69,11 @@ func layerTar(t *testing.T, entries ...entry) []byte {
 
 func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{
-		"busybox":                        "docker.io/library/busybox:latest",
-		"redis:7":                        "docker.io/library/redis:7",
-		"me/app":                         "docker.io/me/app:latest",
-		"localhost:5000/x":               "localhost:5000/x:latest",
-		"127.0.0.1:5000/a/b:v1":          "127.0.0.1:5000/a/b:v1",
+		"busybox":                       "docker.io/library/busybox:latest",
+		"redis:7":                       "docker.io/library/redis:7",
+		"me/app":                        "docker.io/me/app:latest",
+		"localhost:5000/x":              "localhost:5000/x:latest",
+		"127.0.0.1:5000/a/b:v1":         "127.0.0.1:5000/a/b:v1",
 		"ghcr.io/o/r@sha256:" + zeros64: "ghcr.io/o/r@sha256:" + zeros64,
 	} {
 		got, err := Normalize(in)
