@@ -142,6 +142,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := precheck(filepath.Base(name), converted); err != nil {
+			return nil, err
+		}
 		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: name, Content: converted})
 		absFiles = append(absFiles, name)
 	}
@@ -185,6 +188,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		o.Profiles = profiles
 		o.SkipInterpolation = opts.NoInterpolate
 		o.ResolvePaths = true
+		// References between services and resources are checked by
+		// Validate, whose messages name the service and the field.
+		o.SkipConsistencyCheck = true
 		if explicit {
 			o.SetProjectName(name, true)
 		} else {
@@ -197,6 +203,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	if p.Name == "" {
 		return nil, fmt.Errorf("project name: %q has no letters or digits to make a project name of; use -p NAME", filepath.Base(workingDir))
 	}
+	p.ComposeFiles = absFiles
 	p, err = p.WithServicesEnvironmentResolved(false)
 	if err != nil {
 		return nil, loadError(absFiles, err)

@@ -133,6 +133,28 @@ func Validate(p *Project) error {
 				}
 			}
 		}
+		for key := range s.Networks {
+			if _, ok := p.Networks[key]; !ok {
+				add(name, "networks."+key, "network %q is not declared under the top-level networks:", key)
+			}
+		}
+		for i, v := range s.Volumes {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" {
+				if _, ok := p.Volumes[v.Source]; !ok {
+					add(name, fmt.Sprintf("volumes[%d]", i), "volume %q is not declared under the top-level volumes:", v.Source)
+				}
+			}
+		}
+		for i, r := range s.Secrets {
+			if _, ok := p.Secrets[r.Source]; !ok {
+				add(name, fmt.Sprintf("secrets[%d]", i), "secret %q is not declared under the top-level secrets:", r.Source)
+			}
+		}
+		for i, r := range s.Configs {
+			if _, ok := p.Configs[r.Source]; !ok {
+				add(name, fmt.Sprintf("configs[%d]", i), "config %q is not declared under the top-level configs:", r.Source)
+			}
+		}
 		for i, l := range s.Links {
 			target, _, _ := strings.Cut(l, ":")
 			if _, ok := p.Services[target]; !ok {

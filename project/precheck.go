@@ -1,0 +1,46 @@
+package project
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v4"
+)
+
+// precheck reads what compose-go reports without naming the service or
+// the field (port mappings), and reports it as a ValidationError.
+func precheck(file string, content []byte) error {
+	var doc struct {
+		Services map[string]map[string]any `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		return nil // compose-go reports syntax errors with their line
+	}
+	names := make([]string, 0, len(doc.Services))
+	for n := range doc.Services {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		ports, _ := doc.Services[name]["ports"].([]any)
+		for i, p := range ports {
+			var s string
+			switch v := p.(type) {
+			case string:
+				s = v
+			case int:
+				s = fmt.Sprint(v)
+			default:
+				continue // long syntax: compose-go's schema checks it
+			}
+			if _, err := types.ParsePortConfig(s); err != nil {
+				errs = append(errs, &ValidationError{File: file, Service: name, Field: fmt.Sprintf("ports[%d]", i),
+					Msg: fmt.Sprintf("%q is not a port mapping (want [HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. \"8080:80\")", s)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
