@@ -43,7 +43,7 @@ test: deps build vet unit acceptance
 
 unit:
 	@mkdir -p bin
-	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v /acceptance) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 acceptance: build
 	@mkdir -p bin
