@@ -37,6 +37,14 @@ type Options struct {
 	// Files maps a path in the image (no leading slash) to its content,
 	// written with mode 0644 (0755 when the path is under bin/).
 	Files map[string][]byte
+	// Dirs adds directories with their own owner and mode.
+	Dirs map[string]Dir
+}
+
+// Dir is a directory's owner and mode.
+type Dir struct {
+	Mode     int64
+	UID, GID int
 }
 
 // Tar writes a root file system as an uncompressed tar stream: bin/busybox,
@@ -100,6 +108,12 @@ func Tar(w io.Writer, opts Options) error {
 		files[k] = v
 	}
 	seen := map[string]bool{}
+	for name, d := range opts.Dirs {
+		seen[name] = true
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: d.Mode, Uid: d.UID, Gid: d.GID, ModTime: mtime}); err != nil {
+			return err
+		}
+	}
 	for name, data := range files {
 		for d := path.Dir(name); d != "." && !seen[d]; d = path.Dir(d) {
 			seen[d] = true
