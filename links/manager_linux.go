@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -361,11 +362,23 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
+	// Deleting a veth waits for the kernel's RCU grace period; done in
+	// parallel, the waits overlap.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var errs []error
-	for id, sb := range st.Sandboxes {
-		errs = append(errs, m.teardownSandbox(sb))
-		delete(st.Sandboxes, id)
+	for _, sb := range st.Sandboxes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := m.teardownSandbox(sb)
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
+	st.Sandboxes = map[string]*Sandbox{}
 	for name, n := range st.Networks {
 		if n.Owner == project {
 			if l, err := netlink.LinkByName(n.Bridge); err == nil {

@@ -49,10 +49,13 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	if err := e.stopInOrder(ctx, p, mine, opts.Timeout, opts.Events); err != nil {
 		errs = append(errs, err)
 	}
+	// When the whole project goes, its networking is torn down at once
+	// below instead of container by container.
+	wholeProject := len(orphans) == 0 || opts.RemoveOrphans
 	errs = append(errs, each(mine, func(c container) error {
-		return e.removeContainer(ctx, c, opts.Timeout, opts.Volumes, opts.Events)
+		return e.removeContainerOpts(ctx, c, opts.Timeout, opts.Volumes, !wholeProject, opts.Events)
 	}))
-	if len(orphans) > 0 && !opts.RemoveOrphans {
+	if !wholeProject {
 		for _, o := range orphans {
 			opts.Events.emit(containerResource(o.Name), "Orphan (kept; --remove-orphans removes it)")
 		}
@@ -113,6 +116,10 @@ func (e *Engine) Remove(ctx context.Context, p *Project, opts RemoveOptions) err
 // what it held: its network attachment and its volume references;
 // anonymous volumes only with removeAnon.
 func (e *Engine) removeContainer(ctx context.Context, c container, timeout *time.Duration, removeAnon bool, ev Events) error {
+	return e.removeContainerOpts(ctx, c, timeout, removeAnon, true, ev)
+}
+
+func (e *Engine) removeContainerOpts(ctx context.Context, c container, timeout *time.Duration, removeAnon, detach bool, ev Events) error {
 	ev.emit(containerResource(c.Name), "Removing")
 	if c.running() {
 		if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
@@ -123,7 +130,7 @@ func (e *Engine) removeContainer(ctx context.Context, c container, timeout *time
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
 	}
-	if err := e.afterRemove(ctx, c, removeAnon); err != nil {
+	if err := e.afterRemove(ctx, c, removeAnon, detach); err != nil {
 		return err
 	}
 	ev.emit(containerResource(c.Name), "Removed")

@@ -315,9 +315,11 @@ func (e *Engine) releaseVolumes(containerID string) { e.Volumes.Release(containe
 // afterRemove releases what a removed container held: its network
 // attachment, its volume references, its secrets, and with removeAnon its
 // anonymous volumes.
-func (e *Engine) afterRemove(ctx context.Context, c container, removeAnon bool) error {
+func (e *Engine) afterRemove(ctx context.Context, c container, removeAnon, detach bool) error {
 	var errs []error
-	errs = append(errs, e.detachNetwork(ctx, c.Labels[LabelProject], c.ID))
+	if detach {
+		errs = append(errs, e.detachNetwork(ctx, c.Labels[LabelProject], c.ID))
+	}
 	e.Volumes.Release(c.ID)
 	os.RemoveAll(e.secretsDir(c.Labels[LabelProject], c.ID))
 	if removeAnon {

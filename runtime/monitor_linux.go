@@ -54,7 +54,12 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 	cmd := exec.Command(r.exe, MonitorCommand, "--root", r.root, "--state", r.state, id)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{wr}
-	cmd.Env = append(os.Environ(), monitorStageEnv+"=1")
+	// The monitor runs in a session of its own, detached from the
+	// caller's terminal and signals. It stays this process's child only
+	// while this process lives (a goroutine reaps it should it end first);
+	// after that it is init's. One exec instead of a double fork keeps
+	// starting a stack cheap.
+	cmd.Env = append(os.Environ(), monitorStageEnv+"=2")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
@@ -62,9 +67,7 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 		return fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
 	}
 	wr.Close()
-	// The first stage exits as soon as it has started the second, which
-	// is then nobody's child but init's (or the nearest subreaper's).
-	cmd.Wait()
+	go cmd.Wait()
 	msg, _ := io.ReadAll(rd)
 	switch s := strings.TrimSpace(string(msg)); {
 	case s == "ok":
