@@ -240,3 +240,22 @@ secrets:
 		t.Errorf("bind mounts changed host ownership: conf uid %d, token uid %d", conf.Uid, st.Uid)
 	}
 }
+
+func TestCpBothWaysThroughVolumes(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  s:\n    image: bb\n    command: sleep 1000\n    volumes:\n      - store:/data\nvolumes:\n  store:\n")
+	e.writeFile("in/hello.txt", "from the host\n")
+	e.must("up", "-d")
+	e.must("cp", filepath.Join(e.Dir, "in"), "s:/data")
+	if out := e.must("exec", "-T", "s", "cat", "/data/in/hello.txt"); out != "from the host\n" {
+		t.Errorf("copied in: %q", out)
+	}
+	e.must("exec", "-T", "s", "sh", "-c", "echo from the container > /data/out.txt")
+	dst := filepath.Join(t.TempDir(), "got.txt")
+	e.must("cp", "s:/data/out.txt", dst)
+	if b, _ := os.ReadFile(dst); string(b) != "from the container\n" {
+		t.Errorf("copied out: %q", b)
+	}
+	e.must("down", "-v", "-t", "1")
+}
