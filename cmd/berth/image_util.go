@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -116,3 +117,5 @@ func pullProgress(w io.Writer, g *globalOptions) func(image.Progress) {
 		}
 	}
 }
+
+func osStderr() io.Writer { return os.Stderr }
