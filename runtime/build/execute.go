@@ -15,9 +15,9 @@ import (
 
 	"github.com/berthdev/berth/runtime"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	archive "github.com/moby/go-archive"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	archive "github.com/moby/go-archive"
 )
 
 // env is the environment instructions expand against: the image's ENV

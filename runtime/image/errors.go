@@ -13,6 +13,8 @@ var (
 	ErrInUse = errors.New("image is in use")
 	// ErrDigest means content did not match its digest.
 	ErrDigest = errors.New("digest mismatch")
+	// ErrUnauthorized means a registry refused the credentials.
+	ErrUnauthorized = errors.New("unauthorized")
 	// ErrFormat means an archive is neither a docker nor an OCI archive.
 	ErrFormat = errors.New("unknown image archive format")
 )

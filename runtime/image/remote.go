@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"net"
 	"os"
 	"path/filepath"
@@ -339,8 +340,22 @@ func Login(ctx context.Context, registry, user, password string, cfg Config) err
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
 	scopes := []string{reg.Scope(transport.PullScope)}
-	if _, err := transport.NewWithContext(ctx, reg, auth, remoteTransport(), scopes); err != nil {
+	tr, err := transport.NewWithContext(ctx, reg, auth, remoteTransport(), scopes)
+	if err != nil {
 		return fmt.Errorf("logging in to %s: %w", registry, err)
+	}
+	// The ping above does not prove the credentials: ask the API with them.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s://%s/v2/", reg.Scheme(), reg.RegistryStr()), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("logging in to %s: %w", registry, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("logging in to %s: %w: the registry answered %s", registry, ErrUnauthorized, resp.Status)
 	}
 	return editDockerConfig(func(auths map[string]any) {
 		auths[configKey(registry)] = map[string]string{"auth": basicAuth(user, password)}
