@@ -1,0 +1,204 @@
+package project
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func load(t *testing.T, dir string, opts LoadOptions) (*Project, error) {
+	t.Helper()
+	opts.WorkingDir = dir
+	if opts.Environ == nil {
+		opts.Environ = []string{}
+	}
+	return Load(context.Background(), opts)
+}
+
+func TestLoadFindsFileWalkingUpAndNamesProject(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "My_App")
+	sub := filepath.Join(dir, "a", "b")
+	os.MkdirAll(sub, 0o755)
+	write(t, dir, "compose.yaml", "services:\n  web:\n    image: nginx\n")
+	write(t, dir, "compose.override.yaml", "services:\n  web:\n    environment:\n      X: from-override\n")
+	p, err := load(t, sub, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "my_app" {
+		t.Errorf("name %q, want my_app (normalised directory name)", p.Name)
+	}
+	if v := p.Services["web"].Environment["X"]; v == nil || *v != "from-override" {
+		t.Errorf("override file not merged: %v", p.Services["web"].Environment)
+	}
+	if p, err := load(t, sub, LoadOptions{ProjectName: "other"}); err != nil || p.Name != "other" {
+		t.Errorf("-p: %v %v", p, err)
+	}
+	if p, err := load(t, sub, LoadOptions{Environ: []string{"COMPOSE_PROJECT_NAME=fromenv"}}); err != nil || p.Name != "fromenv" {
+		t.Errorf("COMPOSE_PROJECT_NAME: %v", err)
+	}
+	if _, err := load(t, sub, LoadOptions{ProjectName: "Bad Name"}); err == nil {
+		t.Error("an invalid explicit project name was accepted")
+	}
+	if _, err := load(t, t.TempDir(), LoadOptions{}); !errors.Is(err, ErrNoComposeFile) {
+		t.Errorf("no file: %v", err)
+	}
+}
+
+func TestLoadInterpolatesProfilesAndEnvFile(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, ".env", "TAG=1.2\n")
+	write(t, dir, "compose.yaml", "services:\n  web:\n    image: \"app:${TAG}\"\n  debug:\n    image: busybox\n    profiles: [dev]\n")
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Services["web"].Image != "app:1.2" {
+		t.Errorf("interpolation from .env: %q", p.Services["web"].Image)
+	}
+	if _, ok := p.Services["debug"]; ok {
+		t.Error("a service of an inactive profile was loaded")
+	}
+	p, err = load(t, dir, LoadOptions{Profiles: []string{"dev"}})
+	if err != nil || p.Services["debug"].Image != "busybox" {
+		t.Errorf("--profile dev: %v", err)
+	}
+}
+
+func TestFigV1Conversion(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "fig.yml", `
+db:
+  image: postgres
+web:
+  build: .
+  dockerfile: Dockerfile.dev
+  links: [db]
+  net: "container:db"
+  volumes_from: [db]
+`)
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := p.Services["web"]
+	if web.NetworkMode != "service:db" {
+		t.Errorf("net: container:db of a service -> %q", web.NetworkMode)
+	}
+	if web.Build == nil || web.Build.Dockerfile != "Dockerfile.dev" {
+		t.Errorf("dockerfile: %+v", web.Build)
+	}
+	if !reflect.DeepEqual(web.Links, []string{"db"}) || !reflect.DeepEqual(web.VolumesFrom, []string{"db"}) {
+		t.Errorf("links %v volumes_from %v", web.Links, web.VolumesFrom)
+	}
+}
+
+func TestValidationNamesFileServiceAndField(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"bad port", "services:\n  web:\n    image: x\n    ports: [\"80:80:80\"]\n", []string{`compose.yaml: service "web": ports[0]: "80:80:80" is not a port mapping`}},
+		{"no image", "services:\n  web:\n    command: x\n", []string{`service "web": image: a service needs an image or a build section`}},
+		{"restart", "services:\n  web:\n    image: x\n    restart: sometimes\n", []string{`service "web": restart: "sometimes" is not one of`}},
+		{"cycle", "services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    links: [a]\n", []string{"dependency cycle: a -> b -> a"}},
+		{"unknown dependency", "services:\n  a:\n    image: x\n    depends_on: [nope]\n", []string{`service "a": depends_on: "nope" is not a service`}},
+		{"unsupported key", "services:\n  a:\n    image: x\n    runtime: runsc\n", []string{`service "a": runtime: not supported by berth`}},
+		{"undeclared volume", "services:\n  a:\n    image: x\n    volumes: [\"data:/d\"]\n", []string{`service "a": volumes[0]: volume "data" is not declared`}},
+		{"several at once", "services:\n  a:\n    image: x\n    restart: bad\n  b:\n    command: y\n", []string{`service "a": restart`, `service "b": image`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, "compose.yaml", tc.file)
+			_, err := load(t, dir, LoadOptions{})
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigHashIgnoresScale(t *testing.T) {
+	two, three := 2, 3
+	a := types.ServiceConfig{Name: "web", Scale: &two}
+	a.Image = "x"
+	b := types.ServiceConfig{Name: "web", Scale: &three}
+	b.Image = "x"
+	c := types.ServiceConfig{Name: "web"}
+	c.Image = "y"
+	ha, _ := ConfigHash(a)
+	hb, _ := ConfigHash(b)
+	hc, _ := ConfigHash(c)
+	if ha != hb {
+		t.Error("scaling changes the config hash")
+	}
+	if ha == hc {
+		t.Error("a changed image keeps the config hash")
+	}
+}
+
+func TestCommandMergesLikeDocker(t *testing.T) {
+	img := v1.Config{Entrypoint: []string{"/entry"}, Cmd: []string{"default"}}
+	svc := func(entry, cmd types.ShellCommand) types.ServiceConfig {
+		var s types.ServiceConfig
+		s.Entrypoint, s.Command = entry, cmd
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		svc  types.ServiceConfig
+		want []string
+	}{
+		{"image only", svc(nil, nil), []string{"/entry", "default"}},
+		{"command replaces cmd", svc(nil, types.ShellCommand{"run"}), []string{"/entry", "run"}},
+		{"entrypoint drops the image's cmd", svc(types.ShellCommand{"/other"}, nil), []string{"/other"}},
+		{"both", svc(types.ShellCommand{"/other"}, types.ShellCommand{"x"}), []string{"/other", "x"}},
+		{"empty entrypoint", svc(types.ShellCommand{}, types.ShellCommand{"sh"}), []string{"sh"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := command(tc.svc, img); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestServiceLevelsOrderDependencies(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", "services:\n  db:\n    image: x\n  cache:\n    image: x\n  api:\n    image: x\n    depends_on: [db, cache]\n  web:\n    image: x\n    links: [api]\n")
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := serviceLevels(p, []string{"api", "cache", "db", "web"})
+	want := [][]string{{"cache", "db"}, {"api"}, {"web"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("levels %v, want %v", got, want)
+	}
+	sel, err := selectServices(p, []string{"web"}, true)
+	if err != nil || !reflect.DeepEqual(sel, []string{"api", "cache", "db", "web"}) {
+		t.Errorf("web with dependencies: %v %v", sel, err)
+	}
+	if sel, _ := selectServices(p, []string{"web"}, false); !reflect.DeepEqual(sel, []string{"web"}) {
+		t.Errorf("--no-deps: %v", sel)
+	}
+}
