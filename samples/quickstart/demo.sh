@@ -19,12 +19,12 @@ step "berth up -d --wait"
 berth up -d --wait
 step "berth ps"
 berth ps
-step "berth logs --tail 1"
-berth logs --tail 1 --no-color
 port=$(berth port web 8080)
 step "curl http://$port/cgi-bin/visit   # published port -> web -> api by name"
 curl -fsS "http://$port/cgi-bin/visit"
 curl -fsS "http://$port/cgi-bin/visit"
+step "berth logs --tail 1   # a line of each service's log"
+berth logs --tail 1 --no-color
 step "berth exec api cat /data/count   # the named volume"
 berth exec -T api cat /data/count
 printf '\nThe stack is running. Stop it with: make demo-down  (or: cd samples/quickstart && %s down)\n' "$BERTH"
