@@ -37,7 +37,7 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	// would fail, so they are stopped either way and removed on request.
 	var mine, orphans []container
 	for _, c := range cs {
-		if _, ok := p.Services[c.Service]; ok || c.Oneoff {
+		if _, ok := p.Services[c.Service]; ok || c.Oneoff || len(p.Services) == 0 {
 			mine = append(mine, c)
 		} else {
 			orphans = append(orphans, c)

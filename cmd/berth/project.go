@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/runtime/image"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 )
 
@@ -17,10 +19,20 @@ func loadProject(cmd *cobra.Command, g *globalOptions) (*project.Project, error)
 	if err != nil {
 		return nil, err
 	}
-	return project.Load(cmd.Context(), project.LoadOptions{
+	p, err := project.Load(cmd.Context(), project.LoadOptions{
 		Files: g.Files, ProjectName: g.ProjectName, ProjectDir: g.ProjectDir,
 		EnvFiles: g.EnvFiles, Profiles: splitProfiles(g.Profiles), WorkingDir: wd, Stdin: cmd.InOrStdin(),
 	})
+	name := g.ProjectName
+	if name == "" {
+		name = os.Getenv("COMPOSE_PROJECT_NAME")
+	}
+	if errors.Is(err, project.ErrNoComposeFile) && name != "" && len(g.Files) == 0 {
+		// As with docker compose, `-p NAME down|ps|logs|stop|rm` work on
+		// what exists of a project without its compose file.
+		return &project.Project{Name: name, Services: types.Services{}}, nil
+	}
+	return p, err
 }
 
 func splitProfiles(ps []string) []string {
