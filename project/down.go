@@ -52,8 +52,10 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	// When the whole project goes, its networking is torn down at once
 	// below instead of container by container.
 	wholeProject := len(orphans) == 0 || opts.RemoveOrphans
+	// Anonymous volumes go after every container: a volumes_from consumer
+	// holds its producer's volumes until it is removed itself.
 	errs = append(errs, each(mine, func(c container) error {
-		return e.removeContainerOpts(ctx, c, opts.Timeout, opts.Volumes, !wholeProject, opts.Events)
+		return e.removeContainerOpts(ctx, c, opts.Timeout, false, !wholeProject, opts.Events)
 	}))
 	if !wholeProject {
 		for _, o := range orphans {
