@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -343,4 +344,39 @@ web:
 	}
 	e.must("exec", "-T", "web", "ping", "-c1", "-W2", "database")
 	e.must("down", "-t", "1")
+}
+
+func TestAttachedUpStopsOnInterrupt(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  talker:\n    image: bb\n    command: [\"sh\", \"-c\", \"echo talking; exec sleep 1000\"]\n")
+	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "-p", e.Project, "up", "-t", "1")
+	cmd.Dir = e.Dir
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(15*time.Second, "the attached output", func() bool { return strings.Contains(out.String(), "talking") })
+	if !strings.Contains(out.String(), "talker-1") {
+		t.Errorf("no service prefix in %q", out.String())
+	}
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("attached up did not stop on Ctrl-C")
+	}
+	if rows := e.byService(e.ps()); rows["talker"].State != "exited" {
+		t.Errorf("after Ctrl-C: %+v", rows)
+	}
+	// Without the compose file, -p NAME still takes what exists down.
+	os.Remove(filepath.Join(e.Dir, "compose.yaml"))
+	e.must("-p", e.Project, "down")
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) > 1 {
+		t.Errorf("down -p without a file left %v", ents)
+	}
 }
