@@ -128,16 +128,29 @@ services:
 	if len(seen) != 3 {
 		t.Errorf("replicas answering: %v", seen)
 	}
-	hosts := e.must("exec", "-T", "client", "cat", "/etc/hosts")
-	if strings.Count(hosts, " api ") != 3 || !strings.Contains(hosts, "backend") {
-		t.Errorf("every replica is listed under the service name and alias:\n%s", hosts)
+	// The service name resolves to every replica (the embedded name
+	// server returns them all, rotating), and each of those answers.
+	addrs := lookupAll(t, e, "client", "api")
+	if len(addrs) != 3 {
+		t.Errorf("api resolves to %v, want 3 addresses", addrs)
+	}
+	spread := map[string]bool{}
+	for _, a := range addrs {
+		out := e.must("exec", "-T", "client", "timeout", "3", "wget", "-q", "-O", "-", "http://"+a+"/")
+		spread[strings.TrimSpace(out)] = true
+	}
+	if len(spread) != 3 {
+		t.Errorf("the service name's addresses reached %v", spread)
 	}
 	e.must("exec", "-T", "client", "timeout", "3", "wget", "-q", "-O", "/dev/null", "http://backend/")
 	// Scaling down takes names away.
 	e.must("up", "-d", "--scale", "api=1")
-	hosts = e.must("exec", "-T", "client", "cat", "/etc/hosts")
+	hosts := e.must("exec", "-T", "client", "cat", "/etc/hosts")
 	if strings.Contains(hosts, "api-2") || strings.Contains(hosts, "api-3") {
 		t.Errorf("removed replicas still resolve:\n%s", hosts)
+	}
+	if addrs := lookupAll(t, e, "client", "api"); len(addrs) != 1 {
+		t.Errorf("after scaling down, api resolves to %v", addrs)
 	}
 	e.must("down", "-t", "1")
 }
@@ -239,4 +252,21 @@ func staticBinary(t *testing.T, pkg string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// lookupAll asks the container's name server for every address of name.
+func lookupAll(t *testing.T, e *env, service, name string) []string {
+	t.Helper()
+	out := e.must("exec", "-T", service, "nslookup", name)
+	var addrs []string
+	answer := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Name:") {
+			answer = true
+		}
+		if f := strings.Fields(l); answer && len(f) == 2 && f[0] == "Address:" {
+			addrs = append(addrs, f[1])
+		}
+	}
+	return addrs
 }

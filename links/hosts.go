@@ -7,18 +7,28 @@ import (
 	"strings"
 )
 
-// Service discovery is an /etc/hosts file per container, rewritten in
-// place (same inode: it is bind-mounted into the container) whenever a
-// container of the project comes or goes. It needs no process of its own
-// and works with every resolver; its limit is that a name with several
-// addresses (the replicas of a scaled service) is answered with the first
-// by resolvers that stop at the first match: each replica is also reachable
-// as <service>-<n>.
+// Service discovery: each container gets an /etc/hosts with the names that
+// have one address (container names, <service>-<n>), rewritten in place
+// (same inode: it is bind-mounted) whenever a container of the project
+// comes or goes, and a names file with every name, service names and
+// aliases included, that the container's embedded name server (run by its
+// monitor, at 127.0.0.11) answers from. Service names go to the name
+// server because hosts-file lookups stop at the first match: the server
+// returns every replica, rotating.
 
 // HostsEntries computes the hosts lines for the container sb of a
 // project: itself, then every container sharing a network with it, under
 // its name, service, aliases, <service>-<n>, and sb's links aliases.
-func HostsEntries(sb *Sandbox, all []*Sandbox) []string {
+func HostsEntries(sb *Sandbox, all []*Sandbox) []string { return entries(sb, all, true) }
+
+// HostsFileEntries are the lines for a container's /etc/hosts when an
+// embedded name server answers for services: only names with one
+// address (container names, <service>-<n>, hostnames), so that service
+// names and aliases, which may have several, are asked of the name server
+// and rotate across replicas.
+func HostsFileEntries(sb *Sandbox, all []*Sandbox) []string { return entries(sb, all, false) }
+
+func entries(sb *Sandbox, all []*Sandbox, shared bool) []string {
 	lines := []string{"127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"}
 	mine := map[string]bool{}
 	for _, ep := range sb.Endpoints {
@@ -48,10 +58,15 @@ func HostsEntries(sb *Sandbox, all []*Sandbox) []string {
 			}
 			names := []string{other.ContainerName}
 			if other.Service != "" {
-				names = append(names, other.Service, fmt.Sprintf("%s-%d", other.Service, other.Number), fmt.Sprintf("%s_%d", other.Service, other.Number))
+				if shared {
+					names = append(names, other.Service)
+				}
+				names = append(names, fmt.Sprintf("%s-%d", other.Service, other.Number), fmt.Sprintf("%s_%d", other.Service, other.Number))
 			}
-			names = append(names, ep.Aliases...)
-			names = append(names, aliases[other.Service]...)
+			if shared {
+				names = append(names, ep.Aliases...)
+				names = append(names, aliases[other.Service]...)
+			}
 			if other.Hostname != "" && other.Hostname != sb.Hostname {
 				names = append(names, other.Hostname)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
@@ -36,6 +37,8 @@ type Engine struct {
 	// Build builds a service's image and names it ref; nil when the
 	// caller has no builder.
 	Build func(ctx context.Context, p *Project, s types.ServiceConfig, ref string) (*image.Image, error)
+
+	hostsMu sync.Mutex
 }
 
 // NewEngine opens the runtime, image store, networks and volumes of a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -222,30 +223,28 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 		return err
 	}
 	spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: hosts, Target: "/etc/hosts"})
-	if len(s.DNS) > 0 || len(s.DNSSearch) > 0 || len(s.DNSOpts) > 0 {
-		resolv := filepath.Join(dir, "resolv.conf")
-		var b strings.Builder
+	// Names resolve through the container's embedded name server;
+	// dns: entries become its upstream servers.
+	upstream := runtime.HostNameservers()
+	if len(s.DNS) > 0 {
+		upstream = nil
 		for _, d := range s.DNS {
-			fmt.Fprintf(&b, "nameserver %s\n", d)
+			upstream = append(upstream, net.JoinHostPort(d, "53"))
 		}
-		if len(s.DNS) == 0 {
-			for _, l := range strings.Split(runtime.HostResolvConf(), "\n") {
-				if strings.HasPrefix(l, "nameserver") {
-					b.WriteString(l + "\n")
-				}
-			}
-		}
-		if len(s.DNSSearch) > 0 {
-			fmt.Fprintf(&b, "search %s\n", strings.Join(s.DNSSearch, " "))
-		}
-		if len(s.DNSOpts) > 0 {
-			fmt.Fprintf(&b, "options %s\n", strings.Join(s.DNSOpts, " "))
-		}
-		if err := os.WriteFile(resolv, []byte(b.String()), 0o644); err != nil {
-			return err
-		}
-		spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: resolv, Target: "/etc/resolv.conf", ReadOnly: true})
 	}
+	spec.Resolver = &runtime.Resolver{NamesFile: filepath.Join(dir, "names"), Upstream: upstream}
+	resolv := filepath.Join(dir, "resolv.conf")
+	var b strings.Builder
+	fmt.Fprintf(&b, "nameserver %s\n", runtime.ResolverAddress)
+	if len(s.DNSSearch) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(s.DNSSearch, " "))
+	}
+	opts := append([]string{"ndots:0"}, s.DNSOpts...)
+	fmt.Fprintf(&b, "options %s\n", strings.Join(opts, " "))
+	if err := os.WriteFile(resolv, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: resolv, Target: "/etc/resolv.conf", ReadOnly: true})
 	spec.Env = append(spec.Env, e.linkEnv(ctx, p, s, spec.Name, sb)...)
 	return e.refreshHosts(p.Name)
 }
@@ -341,6 +340,9 @@ func dedupe(in []string) []string {
 // refreshHosts rewrites, in place, the hosts file of every container of
 // the project, so names follow containers as they come and go.
 func (e *Engine) refreshHosts(project string) error {
+	// Services start in parallel; their refreshes must not interleave.
+	e.hostsMu.Lock()
+	defer e.hostsMu.Unlock()
 	all, err := e.Links.Sandboxes(project)
 	if err != nil {
 		return err
@@ -350,8 +352,24 @@ func (e *Engine) refreshHosts(project string) error {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
-		content := strings.Join(links.HostsEntries(sb, all), "\n") + "\n"
+		content := strings.Join(links.HostsFileEntries(sb, all), "\n") + "\n"
 		if err := links.WriteInPlace(path, []byte(content)); err != nil {
+			return err
+		}
+		names := filepath.Join(filepath.Dir(path), "names")
+		tmp, err := os.CreateTemp(filepath.Dir(path), ".names-")
+		if err != nil {
+			return err
+		}
+		_, err = tmp.WriteString(strings.Join(links.HostsEntries(sb, all), "\n") + "\n")
+		tmp.Close()
+		if err != nil {
+			os.Remove(tmp.Name())
+			return err
+		}
+		os.Chmod(tmp.Name(), 0o644)
+		if err := os.Rename(tmp.Name(), names); err != nil {
+			os.Remove(tmp.Name())
 			return err
 		}
 	}

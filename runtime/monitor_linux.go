@@ -126,6 +126,12 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 	}
 	defer logw.Close()
 
+	if s.Resolver != nil && s.Network == NetworkPath {
+		// The name server lives as long as the monitor, across restarts.
+		if err := startResolver(context.Background(), s.NetNS, s.Resolver); err != nil {
+			fmt.Fprintf(os.Stderr, "container %s: %v\n", s.Name, err)
+		}
+	}
 	var rec record
 	readJSON(filepath.Join(dir, "status.json"), &rec)
 	rec.MonitorPid, rec.MonitorStart = os.Getpid(), procStart(os.Getpid())

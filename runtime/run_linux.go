@@ -67,6 +67,13 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	}
 	defer logw.Close()
 
+	if s.Resolver != nil && s.Network == NetworkPath {
+		rctx, stopResolver := context.WithCancel(context.Background())
+		defer stopResolver()
+		if err := startResolver(rctx, s.NetNS, s.Resolver); err != nil {
+			return -1, fmt.Errorf("container %s: %w", s.Name, err)
+		}
+	}
 	var wg sync.WaitGroup
 	var inst *instance
 	if s.Tty {

@@ -44,6 +44,9 @@ type Spec struct {
 	// naming a bind-mounted namespace (made by links) to join.
 	Network NetworkMode
 	NetNS   string
+	// Resolver, when set (with NetworkPath), runs an embedded name
+	// server for the container at ResolverAddress.
+	Resolver *Resolver
 	// PIDNS / IPCNS, when set, name a /proc/PID/ns path to join
 	// (pid: "service:x", ipc: "service:x"); "host" shares the host's.
 	PIDNS string

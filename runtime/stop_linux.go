@@ -203,6 +203,17 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 	if err := r.destroy(info.ID, nil); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
+	// A monitor may still be running: finishing up, or starting the
+	// container for a caller that was killed. It goes with the container.
+	var rec record
+	readJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
+	for _, pid := range r.monitorPids(info.ID, rec) {
+		if !waitExit(ctx, pid, 2*time.Second) {
+			unix.Kill(pid, unix.SIGKILL)
+			waitExit(ctx, pid, 2*time.Second)
+			r.destroy(info.ID, nil)
+		}
+	}
 	dir := r.dir(info.ID)
 	gone := dir + ".removing"
 	if err := os.Rename(dir, gone); err != nil {
@@ -277,4 +288,40 @@ func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
 			return -1, ctx.Err()
 		}
 	}
+}
+
+// monitorPids finds the monitor processes of a container: the recorded one
+// and any whose command line names the container (one that was starting
+// when its caller died has not recorded itself yet).
+func (r *Runtime) monitorPids(id string, rec record) []int {
+	var out []int
+	if rec.MonitorPid > 0 && procAlive(rec.MonitorPid, rec.MonitorStart) && rec.MonitorPid != os.Getpid() {
+		out = append(out, rec.MonitorPid)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) < 2 || args[len(args)-2] != id || !strings.Contains(string(b), MonitorCommand) || !strings.Contains(string(b), r.root) {
+			continue
+		}
+		var pid int
+		fmt.Sscanf(strings.TrimPrefix(filepath.Dir(p), "/proc/"), "%d", &pid)
+		if pid > 0 && pid != os.Getpid() && !slicesContains(out, pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func slicesContains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
