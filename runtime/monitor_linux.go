@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -160,6 +161,10 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 			fmt.Fprintln(ready, "ok")
 			ready.Close()
 			first = false
+			// What starting took is garbage now: an idle monitor should
+			// hold as little memory as it can.
+			debug.SetGCPercent(25)
+			debug.FreeOSMemory()
 		}
 		hctx, stopHealth := context.WithCancel(context.Background())
 		hdone := make(chan struct{})
