@@ -35,7 +35,16 @@ var baseChains = []baseChain{
 	{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, "fwd"},
 }
 
-func projectChain(project, suffix string) string { return "p-" + project + "-" + suffix }
+// projectChain names a project's chain; the root's tag keeps two berth
+// roots with a project of the same name apart.
+func (m *Manager) projectChain(project, suffix string) string {
+	return "p-" + m.tag() + "-" + project + "-" + suffix
+}
+
+// ruleOwner marks the rules of a project of this root.
+func (m *Manager) ruleOwner(project string) []byte { return []byte(m.tag() + "/" + project) }
+
+func (m *Manager) tag() string { return m.bridgeName("", "")[5:11] }
 
 // writeNetworkRules replaces the project's rules with what its state needs.
 func (m *Manager) writeNetworkRules(project string, st *projectState) error {
@@ -56,7 +65,7 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	}
 	mine := map[string]*nftables.Chain{}
 	for _, s := range []string{"dnat", "snat", "fwd"} {
-		name := projectChain(project, s)
+		name := m.projectChain(project, s)
 		if ch, err := c.ListChain(table, name); err == nil {
 			c.FlushChain(ch)
 			mine[s] = ch
@@ -65,13 +74,13 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 		mine[s] = c.AddChain(&nftables.Chain{Name: name, Table: table})
 		for _, b := range baseChains {
 			if b.suffix == s {
-				c.AddRule(&nftables.Rule{Table: table, Chain: bases[b.name], UserData: []byte(project),
+				c.AddRule(&nftables.Rule{Table: table, Chain: bases[b.name], UserData: m.ruleOwner(project),
 					Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: name}}})
 			}
 		}
 	}
 	add := func(chain string, exprs ...expr.Any) {
-		c.AddRule(&nftables.Rule{Table: table, Chain: mine[chain], UserData: []byte(project), Exprs: exprs})
+		c.AddRule(&nftables.Rule{Table: table, Chain: mine[chain], UserData: m.ruleOwner(project), Exprs: exprs})
 	}
 	names := make([]string, 0, len(st.Networks))
 	for k := range st.Networks {
@@ -85,7 +94,11 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 		}
 		_, sn, _ := net.ParseCIDR(n.Subnet)
 		br := ifname(n.Bridge)
-		// Isolation: nothing crosses from this bridge to another berth bridge.
+		// A connection to a published port may cross bridges: the host
+		// rewrote its destination, so it is not a container reaching
+		// into another network.
+		add("fwd", append(append(iif(br), dnatted()...), &expr.Verdict{Kind: expr.VerdictAccept})...)
+		// Isolation: nothing else crosses from this bridge to another berth bridge.
 		drop := &expr.Verdict{Kind: expr.VerdictDrop}
 		add("fwd", append(append(append(iif(br), oifPrefix("berth")...), oifNot(br)...), drop)...)
 		if n.Internal {
@@ -146,7 +159,7 @@ func (m *Manager) removeProjectRules(project string) error {
 			return err
 		}
 		for _, r := range rules {
-			if string(r.UserData) == project {
+			if string(r.UserData) == string(m.ruleOwner(project)) {
 				if err := c.DelRule(r); err != nil {
 					return err
 				}
@@ -157,7 +170,7 @@ func (m *Manager) removeProjectRules(project string) error {
 		return err
 	}
 	for _, s := range []string{"dnat", "snat", "fwd"} {
-		if ch, err := c.ListChain(table, projectChain(project, s)); err == nil {
+		if ch, err := c.ListChain(table, m.projectChain(project, s)); err == nil {
 			c.FlushChain(ch)
 			c.DelChain(ch)
 		}
