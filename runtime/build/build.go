@@ -363,7 +363,23 @@ func (r *run) finish(ctx context.Context, sr *stageResult) (*image.Image, error)
 	var err error
 	switch {
 	case sr.dirty || sr.img == nil:
-		img, err = r.commit(ctx, sr, nil, name)
+		// The last metadata-only steps are cached too, so a rebuild with
+		// nothing changed gives the same image ID.
+		key := hashKey(sr.key, "final", fmt.Sprint(r.opts.Labels))
+		if id, ok := r.cache[key]; ok && !r.opts.NoCache {
+			if cached, gerr := r.b.Images.Get(ctx, id); gerr == nil {
+				img = cached
+				if name != "" {
+					if err = r.b.Images.Tag(ctx, cached.ID, name); err == nil {
+						img, err = r.b.Images.Get(ctx, name)
+					}
+				}
+				break
+			}
+		}
+		if img, err = r.commit(ctx, sr, nil, name); err == nil {
+			err = r.storeCache(key, img.ID)
+		}
 	case name != "":
 		err = r.b.Images.Tag(ctx, sr.img.ID, name)
 		img = sr.img

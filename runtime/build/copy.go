@@ -105,6 +105,9 @@ func (r *run) copyStep(ctx context.Context, stage int, sr *stageResult, sd instr
 			dest += "/"
 		}
 	}
+	if len(sd.SourcePaths)+len(sd.SourceContents) > 1 && !strings.HasSuffix(sd.DestPath, "/") && sd.DestPath != "." {
+		return fmt.Errorf("%s: %s: with more than one source, the destination must be a directory and end with a /", r.file, text)
+	}
 	var srcs []copySource
 	var remote []string
 	for _, s := range sd.SourcePaths {
