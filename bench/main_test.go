@@ -3,40 +3,14 @@
 package bench
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
-	"errors"
-	"flag"
-	"io"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"testing"
 
 	"github.com/berthdev/berth/internal/busybox"
-	"github.com/berthdev/berth/runtime"
-	"github.com/opencontainers/runc/libcontainer"
-	_ "github.com/opencontainers/runc/libcontainer/nsenter"
+	_ "github.com/berthdev/berth/internal/testmain" // the test binary is also init and monitor
 )
-
-func init() {
-	// The test binary is also the containers' init and their monitor.
-	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_SYNCPIPE") != "" {
-		libcontainer.Init()
-	}
-	goruntime.LockOSThread()
-	if len(os.Args) > 1 && os.Args[1] == runtime.MonitorCommand {
-		fs := flag.NewFlagSet("monitor", flag.ExitOnError)
-		root := fs.String("root", "", "")
-		state := fs.String("state", "", "")
-		fs.Parse(os.Args[2:])
-		if err := runtime.RunMonitor(*root, *state, fs.Arg(0), os.NewFile(3, "ready")); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-}
 
 func requireBench(t *testing.T) {
 	t.Helper()
@@ -62,31 +36,10 @@ func busyboxTar(t *testing.T) []byte {
 func busyboxLayer(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	tr := tar.NewReader(bytes.NewReader(busyboxTar(t)))
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return dir
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, h.Name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			os.MkdirAll(p, 0o755)
-			os.Chmod(p, os.FileMode(h.Mode&0o777))
-		case tar.TypeSymlink:
-			os.Symlink(h.Linkname, p)
-		case tar.TypeReg:
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode))
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(f, tr)
-			f.Close()
-		}
+	if err := busybox.Unpack(dir, busybox.Options{}); err != nil {
+		t.Fatal(err)
 	}
+	return dir
 }
 
 // writeResult records a benchmark's figures in bench/results/NAME.

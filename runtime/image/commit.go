@@ -122,46 +122,17 @@ func (s *Store) addLayer(r io.Reader) (v1.Descriptor, v1.Hash, error) {
 }
 
 // writeImage stores a config and manifest over layers already in the
-// store, names the result, and returns it.
+// store, names the result (an unnamed image is kept under its ID, as
+// Docker shows dangling images), and returns it.
 func (s *Store) writeImage(cfg *v1.ConfigFile, layers []v1.Descriptor, name string) (*Image, error) {
 	rawCfg, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfgDigest, err := s.writeBlobBytes(rawCfg)
-	if err != nil {
-		return nil, err
+	if layers == nil {
+		layers = []v1.Descriptor{}
 	}
-	ch, _ := v1.NewHash(cfgDigest)
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: ch, Size: int64(len(rawCfg))},
-		Layers:        layers,
-	}
-	if m.Layers == nil {
-		m.Layers = []v1.Descriptor{}
-	}
-	rawM, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	mDigest, err := s.writeBlobBytes(rawM)
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		// An unnamed image is kept under its ID, as Docker shows
-		// dangling images, so that it can be found and pruned.
-		name = "sha256:" + digestHex(cfgDigest)
-	} else if name, err = Normalize(name); err != nil {
-		return nil, err
-	}
-	mh, _ := v1.NewHash(mDigest)
-	if err := s.setName(name, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: mh, Size: int64(len(rawM))}); err != nil {
-		return nil, err
-	}
-	return s.load(name, mDigest)
+	return s.writeImageRaw(rawCfg, layers, name)
 }
 
 func digestHex(d string) string {
