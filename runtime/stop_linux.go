@@ -214,6 +214,9 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 			r.destroy(info.ID, nil)
 		}
 	}
+	if err := removeCgroups(info.ID); err != nil {
+		return fmt.Errorf("removing %s: %w", info.Name, err)
+	}
 	dir := r.dir(info.ID)
 	gone := dir + ".removing"
 	if err := os.Rename(dir, gone); err != nil {
@@ -324,4 +327,34 @@ func slicesContains(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// removeCgroups removes what is left of the container's cgroups: when the
+// last process of a container is still exiting, libcontainer's removal can
+// find the cgroup busy and give up, leaving empty directories behind.
+func removeCgroups(id string) error {
+	var dirs []string
+	for _, pattern := range []string{"/sys/fs/cgroup/*/berth/" + id, "/sys/fs/cgroup/berth/" + id} {
+		m, _ := filepath.Glob(pattern)
+		dirs = append(dirs, m...)
+	}
+	var left []string
+	for _, d := range dirs {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			err := unix.Rmdir(d)
+			if err == nil || errors.Is(err, unix.ENOENT) {
+				break
+			}
+			if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+				left = append(left, d)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("cgroups still in use: %s", strings.Join(left, ", "))
+	}
+	return nil
 }
