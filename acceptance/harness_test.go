@@ -173,8 +173,9 @@ func (e *env) eventually(d time.Duration, what string, cond func() bool) {
 // hostSnapshot is what of the host a test could leak: network interfaces,
 // network namespaces and the nftables rule set.
 type hostSnapshot struct {
-	links []string
-	nft   string
+	links   []string
+	nft     string
+	cgroups []string
 }
 
 func snapshotHost(t *testing.T) hostSnapshot {
@@ -189,6 +190,14 @@ func snapshotHost(t *testing.T) hostSnapshot {
 	}
 	if out, err := exec.Command("nft", "list", "ruleset").Output(); err == nil {
 		s.nft = string(out)
+	}
+	for _, pattern := range []string{"/sys/fs/cgroup/*/berth/*", "/sys/fs/cgroup/berth/*"} {
+		m, _ := filepath.Glob(pattern)
+		for _, d := range m {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				s.cgroups = append(s.cgroups, d)
+			}
+		}
 	}
 	return s
 }
@@ -225,6 +234,11 @@ func (e *env) checkNothingLeft() {
 		}
 	}
 	after := snapshotHost(t)
+	for _, c := range after.cgroups {
+		if !slices.Contains(e.before.cgroups, c) {
+			t.Errorf("cgroup left: %s", c)
+		}
+	}
 	for _, l := range after.links {
 		if !slices.Contains(e.before.links, l) {
 			t.Errorf("network interface left: %s", l)
