@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/berthdev/berth/internal/busybox"
-	_ "github.com/berthdev/berth/internal/testmain" // the test binary is also init and monitor
+	_ "github.com/berthdev/berth/internal/reexec" // the test binary is also init and monitor
 )
 
 func requireRoot(t *testing.T) {
