@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
@@ -38,7 +37,7 @@ type Engine struct {
 	// caller has no builder.
 	Build func(ctx context.Context, p *Project, s types.ServiceConfig, ref string) (*image.Image, error)
 
-	hostsMu sync.Mutex
+	hosts hostsRefresh
 }
 
 // NewEngine opens the runtime, image store, networks and volumes of a

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
@@ -222,6 +223,8 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 	if err := os.WriteFile(hosts, nil, 0o644); err != nil {
 		return err
 	}
+	// Counted only now that the file a rewrite fills exists.
+	e.hosts.changed(p.Name)
 	spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: hosts, Target: "/etc/hosts"})
 	// Names resolve through the container's embedded name server;
 	// dns: entries become its upstream servers.
@@ -337,12 +340,60 @@ func dedupe(in []string) []string {
 	return out
 }
 
+// hostsRefresh coalesces rewrites of a project's hosts files. Each attach
+// or detach this process makes counts as a change; a rewrite covers every
+// change counted before it read the project's sandboxes, so a caller whose
+// changes a rewrite already covers (one that ran after them, for another
+// container starting in parallel, or for the same container a moment
+// earlier) has nothing left to do. Without it, starting n containers
+// rewrote the n hosts files 2n times.
+type hostsRefresh struct {
+	mu      sync.Mutex     // guards changes and covered
+	run     sync.Mutex     // one rewrite at a time
+	changes map[string]int // project -> changes made
+	covered map[string]int // project -> changes+1 the last rewrite covered; 0: none yet
+}
+
+func (h *hostsRefresh) changed(project string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changes == nil {
+		h.changes, h.covered = map[string]int{}, map[string]int{}
+	}
+	h.changes[project]++
+}
+
 // refreshHosts rewrites, in place, the hosts file of every container of
-// the project, so names follow containers as they come and go.
+// the project, unless a rewrite since the last change already did.
 func (e *Engine) refreshHosts(project string) error {
-	// Services start in parallel; their refreshes must not interleave.
-	e.hostsMu.Lock()
-	defer e.hostsMu.Unlock()
+	h := &e.hosts
+	h.mu.Lock()
+	want := h.changes[project] + 1
+	h.mu.Unlock()
+	h.run.Lock()
+	defer h.run.Unlock()
+	h.mu.Lock()
+	if h.covered[project] >= want {
+		h.mu.Unlock()
+		return nil
+	}
+	covers := h.changes[project] + 1
+	h.mu.Unlock()
+	if err := e.writeHosts(project); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.covered == nil {
+		h.changes, h.covered = map[string]int{}, map[string]int{}
+	}
+	h.covered[project] = covers
+	h.mu.Unlock()
+	return nil
+}
+
+// writeHosts writes every container's hosts file and name server table
+// from the project's sandboxes.
+func (e *Engine) writeHosts(project string) error {
 	all, err := e.Links.Sandboxes(project)
 	if err != nil {
 		return err
@@ -391,7 +442,9 @@ func (e *Engine) detachNetwork(ctx context.Context, project, id string) error {
 	if project == "" {
 		return nil
 	}
-	if err := e.Links.Detach(ctx, project, id); err != nil {
+	err := e.Links.Detach(ctx, project, id)
+	e.hosts.changed(project)
+	if err != nil {
 		return err
 	}
 	os.RemoveAll(filepath.Join(e.Runtime.Root(), "projects", project, "etc", id))
