@@ -29,6 +29,9 @@ func init() {
 	// os.Args[1] == "init" and its sync pipe in the environment. A user's
 	// `berth init` has no such pipe, so it reaches the CLI.
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv("_LIBCONTAINER_SYNCPIPE") != "" {
+		// Init does one thing after another until it executes the
+		// container's process; a second P only adds threads to start.
+		goruntime.GOMAXPROCS(1)
 		libcontainer.Init()
 	}
 	// Keep the main goroutine on the main thread, so no other goroutine
