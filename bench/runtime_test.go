@@ -107,7 +107,9 @@ func TestMonitorMemory(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(b.String()), 0o644)
 	berthCmd(t, dir, root, state, "-p", "monbench", "up", "-d")
 	defer berthCmd(t, dir, root, state, "-p", "monbench", "down")
-	time.Sleep(2 * time.Second) // let the monitors settle into idle
+	// Let the monitors settle into idle: each hands back what starting
+	// took 3 s after its container started.
+	time.Sleep(5 * time.Second)
 	rt, err := runtime.Open(root, state)
 	if err != nil {
 		t.Fatal(err)
