@@ -32,6 +32,9 @@ type LoadOptions struct {
 	// Services selects services (and their dependencies) for verbs that
 	// take service arguments; empty means all.
 	NoInterpolate bool
+	// CacheDir, when set, holds what spares loading the same files again
+	// the compose schema's validation; see validCache.
+	CacheDir string
 }
 
 // fileNames are the compose file names found by walking up from the
@@ -184,7 +187,13 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 			return nil, err
 		}
 	}
+	cache := validCache{dir: opts.CacheDir}
+	key, cacheable := cache.key(details, opts, name, profiles)
+	validated := cacheable && cache.valid(key)
 	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		// Identical input already passed the schema and compose-go's
+		// checks; berth's own Validate below runs every time.
+		o.SkipValidation = validated
 		o.Profiles = profiles
 		o.SkipInterpolation = opts.NoInterpolate
 		o.ResolvePaths = true
@@ -199,6 +208,9 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	})
 	if err != nil {
 		return nil, loadError(absFiles, err)
+	}
+	if cacheable && !validated {
+		cache.remember(key)
 	}
 	if p.Name == "" {
 		return nil, fmt.Errorf("project name: %q has no letters or digits to make a project name of; use -p NAME", filepath.Base(workingDir))

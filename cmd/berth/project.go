@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ func loadProject(cmd *cobra.Command, g *globalOptions) (*project.Project, error)
 	p, err := project.Load(cmd.Context(), project.LoadOptions{
 		Files: g.Files, ProjectName: g.ProjectName, ProjectDir: g.ProjectDir,
 		EnvFiles: g.EnvFiles, Profiles: splitProfiles(g.Profiles), WorkingDir: wd, Stdin: cmd.InOrStdin(),
+		// `config` always validates in full; the verbs that act on a
+		// project skip what an unchanged input already passed.
+		CacheDir: filepath.Join(g.State, "compose-valid"),
 	})
 	name := g.ProjectName
 	if name == "" {
