@@ -21,8 +21,6 @@ import (
 // policy and runs health probes. It needs no daemon and outlives the CLI;
 // if it is killed, the container runs on and Inspect says so.
 
-const monitorStageEnv = "_BERTH_MONITOR_STAGE"
-
 // monitorSettle is how long after starting its container a monitor
 // returns the memory that starting took.
 const monitorSettle = 3 * time.Second
@@ -66,7 +64,7 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 	// starting a stack cheap.
 	// A monitor mostly waits; one P spares it the threads, GC workers
 	// and scheduling of more (8% of the CPU time of starting a stack).
-	cmd.Env = append(os.Environ(), monitorStageEnv+"=2", "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
@@ -74,6 +72,7 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 		return fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
 	}
 	wr.Close()
+	writeMonitorPid(r.dir(id), cmd.Process.Pid)
 	go cmd.Wait()
 	msg, _ := io.ReadAll(rd)
 	switch s := strings.TrimSpace(string(msg)); {
@@ -86,33 +85,39 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 	}
 }
 
-// RunMonitor is the body of the hidden monitor command: stage 1 re-executes
-// itself detached and returns; stage 2 runs the container until it is done
-// for good. ready is the pipe on which the starter waits for "ok" or
-// "error: ...".
+// RunMonitor is the body of the hidden monitor command: it runs the
+// container until it is done for good. ready is the pipe on which the
+// starter waits for "ok" or "error: ...".
 func RunMonitor(root, state, id string, ready *os.File) error {
-	if os.Getenv(monitorStageEnv) == "1" {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(exe, os.Args[1:]...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		cmd.ExtraFiles = []*os.File{ready}
-		cmd.Env = append(os.Environ(), monitorStageEnv+"=2")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintf(ready, "error: starting the monitor: %v\n", err)
-			return err
-		}
-		return cmd.Process.Release()
-	}
 	r, err := Open(root, state, WithExecutable("/proc/self/exe"))
 	if err != nil {
 		fmt.Fprintf(ready, "error: %v\n", err)
 		return err
 	}
+	// The starter records this process too, but may have been killed
+	// before it could.
+	writeMonitorPid(r.dir(id), os.Getpid())
 	return r.monitor(id, ready)
+}
+
+// monitorPidFile names a container's monitor (pid and start time) from the
+// moment it is started, before it records itself in status.json, so that
+// removing the container finds a monitor that is still starting it.
+const monitorPidFile = "monitor.pid"
+
+type monitorPid struct {
+	Pid   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+func writeMonitorPid(dir string, pid int) {
+	writeJSON(filepath.Join(dir, monitorPidFile), monitorPid{pid, procStart(pid)})
+}
+
+func readMonitorPid(dir string) (int, uint64) {
+	var m monitorPid
+	readJSON(filepath.Join(dir, monitorPidFile), &m)
+	return m.Pid, m.Start
 }
 
 func (r *Runtime) monitor(id string, ready *os.File) error {

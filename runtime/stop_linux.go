@@ -293,28 +293,18 @@ func (r *Runtime) Wait(ctx context.Context, ref string) (int, error) {
 	}
 }
 
-// monitorPids finds the monitor processes of a container: the recorded one
-// and any whose command line names the container (one that was starting
-// when its caller died has not recorded itself yet).
+// monitorPids finds the monitor processes of a container that are alive:
+// the one status.json records and the one monitor.pid names (the latest
+// started, which may not have recorded itself yet).
 func (r *Runtime) monitorPids(id string, rec record) []int {
 	var out []int
-	if rec.MonitorPid > 0 && procAlive(rec.MonitorPid, rec.MonitorStart) && rec.MonitorPid != os.Getpid() {
-		out = append(out, rec.MonitorPid)
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) < 2 || args[len(args)-2] != id || !strings.Contains(string(b), MonitorCommand) || !strings.Contains(string(b), r.root) {
-			continue
-		}
-		var pid int
-		fmt.Sscanf(strings.TrimPrefix(filepath.Dir(p), "/proc/"), "%d", &pid)
-		if pid > 0 && pid != os.Getpid() && !slicesContains(out, pid) {
-			out = append(out, pid)
+	pid, start := readMonitorPid(r.dir(id))
+	for _, m := range []struct {
+		pid   int
+		start uint64
+	}{{rec.MonitorPid, rec.MonitorStart}, {pid, start}} {
+		if m.pid > 0 && m.pid != os.Getpid() && procAlive(m.pid, m.start) && !slicesContains(out, m.pid) {
+			out = append(out, m.pid)
 		}
 	}
 	return out
