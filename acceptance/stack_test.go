@@ -99,6 +99,22 @@ func TestStackUpPsLogsDown(t *testing.T) {
 	if !strings.Contains(logs, "api-1") || !strings.Contains(logs, "api ready") {
 		t.Errorf("logs lack api's prefixed line:\n%s", logs)
 	}
+	// In a project, images lists its containers' images, as compose's does.
+	var imgs []struct{ ContainerName, Service, Repository, ID string }
+	if err := json.Unmarshal([]byte(e.must("images", "--format", "json")), &imgs); err != nil {
+		t.Fatal(err)
+	}
+	if len(imgs) != 3 {
+		t.Errorf("images lists %+v, want the three containers", imgs)
+	}
+	for _, i := range imgs {
+		if i.Repository != "bb" || !strings.HasPrefix(i.ID, "sha256:") || !strings.HasPrefix(i.ContainerName, e.Project+"-"+i.Service+"-") {
+			t.Errorf("images row %+v", i)
+		}
+	}
+	if ids := strings.Fields(e.must("images", "-q", "web")); len(ids) != 1 {
+		t.Errorf("images -q web: %v", ids)
+	}
 	e.must("down")
 	if rows := e.ps(); len(rows) != 0 {
 		t.Errorf("containers after down: %+v", rows)

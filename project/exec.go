@@ -3,8 +3,11 @@ package project
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/berthdev/berth/runtime"
+	"github.com/berthdev/berth/runtime/image"
 )
 
 // ExecOptions are `berth exec`'s.
@@ -132,4 +135,53 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ImageSummary is one line of `berth images` in a project: the image a
+// container of the project was created from.
+type ImageSummary struct {
+	ContainerName string    `json:"ContainerName"`
+	Service       string    `json:"Service"`
+	Repository    string    `json:"Repository"`
+	Tag           string    `json:"Tag"`
+	ID            string    `json:"ID"`
+	Size          int64     `json:"Size"`
+	Created       time.Time `json:"Created"`
+}
+
+// ProjectImages lists the images of the project's containers (stopped ones
+// too), as `docker compose images` does. An image removed from the store
+// since is listed by the name and ID the container recorded.
+func (e *Engine) ProjectImages(ctx context.Context, p *Project, services []string) ([]ImageSummary, error) {
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []ImageSummary
+	for _, c := range filterServices(cs, services) {
+		name, id := c.Labels[LabelImage], c.Labels[LabelImageID]
+		row := ImageSummary{ContainerName: c.Name, Service: c.Service, ID: id}
+		ref := id
+		if ref == "" {
+			ref = name
+		}
+		if img, err := e.Images.Get(ctx, ref); err == nil {
+			row.ID, row.Size, row.Created = img.ID, img.Size, img.Created
+		}
+		row.Repository, row.Tag = splitRepoTag(image.FamiliarName(name))
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// splitRepoTag splits a familiar image name into repository and tag (or
+// digest); an untagged name has no tag.
+func splitRepoTag(name string) (string, string) {
+	if repo, dig, ok := strings.Cut(name, "@"); ok {
+		return repo, dig
+	}
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
 }

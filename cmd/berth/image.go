@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/runtime/image"
 	"github.com/spf13/cobra"
@@ -62,9 +63,82 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 }
 
 func newImagesCommand(g *globalOptions) *cobra.Command {
-	c := newImageListCommand(g, "images")
-	c.Short = "List images in berth's store"
+	c := newImageListCommand(g, "images [SERVICE...]")
+	c.Short = "List the images of the project's containers (outside a project, every image, as image ls)"
+	c.Long = `List the images the project's containers were created from, as docker compose
+images does. With no project in scope (no compose file found, no -f and no -p)
+it lists every image in berth's store, as ` + "`berth image ls`" + ` does.`
+	c.Args = cobra.ArbitraryArgs
+	store := c.RunE
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 && !projectInScope(g) {
+			return store(cmd, args)
+		}
+		format, _ := cmd.Flags().GetString("format")
+		quiet, _ := cmd.Flags().GetBool("quiet")
+		if format != "table" && format != "json" && format != "" {
+			return usageError{fmt.Sprintf("--format: %q is not table or json", format)}
+		}
+		p, err := loadProject(cmd, g)
+		if err != nil {
+			return err
+		}
+		e, err := openEngine(g)
+		if err != nil {
+			return err
+		}
+		rows, err := e.ProjectImages(cmd.Context(), p, args)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		switch {
+		case quiet:
+			seen := map[string]bool{}
+			for _, r := range rows {
+				if id := shortImageID(r.ID); !seen[id] {
+					seen[id] = true
+					fmt.Fprintln(out, id)
+				}
+			}
+			return nil
+		case format == "json":
+			if rows == nil {
+				rows = []project.ImageSummary{}
+			}
+			return writeJSON(out, rows)
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
+		for _, r := range rows {
+			tag := r.Tag
+			if tag == "" {
+				tag = "<none>"
+			}
+			size := "N/A"
+			if r.Size > 0 {
+				size = humanSize(r.Size)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, tag, shortImageID(r.ID), size)
+		}
+		return tw.Flush()
+	}
 	return c
+}
+
+// projectInScope tells whether a command that works both on a project and
+// on the whole store has a project to work on: -f, -p or a compose file
+// found from the current directory.
+func projectInScope(g *globalOptions) bool {
+	if len(g.Files) > 0 || g.ProjectName != "" || os.Getenv("COMPOSE_FILE") != "" {
+		return true
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return false
+	}
+	_, err = project.FindFiles(project.LoadOptions{WorkingDir: wd}, map[string]string{})
+	return err == nil
 }
 
 func newImageListCommand(g *globalOptions, use string) *cobra.Command {
