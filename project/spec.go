@@ -247,6 +247,9 @@ func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec
 		}
 		if v, err := strconv.Atoi(s.Logging.Options["max-file"]); err == nil {
 			spec.LogMaxFiles = v
+		} else if spec.LogMaxSize > 0 {
+			// As Docker's json-file driver: a size limit alone keeps one file.
+			spec.LogMaxFiles = 1
 		}
 	}
 	return spec, nil

@@ -36,12 +36,19 @@ type logWriter struct {
 	now      func() time.Time
 }
 
+// A container's log rotates, unless its compose file says otherwise, as
+// Docker's local log driver does: at 20 MB, keeping 5 files.
+const (
+	DefaultLogMaxSize  = 20 << 20
+	DefaultLogMaxFiles = 5
+)
+
 func newLogWriter(path string, maxSize int64, maxFiles int) (*logWriter, error) {
 	if maxSize <= 0 {
-		maxSize = 10 << 20
+		maxSize = DefaultLogMaxSize
 	}
 	if maxFiles <= 0 {
-		maxFiles = 1
+		maxFiles = DefaultLogMaxFiles
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {

@@ -78,7 +78,8 @@ type Spec struct {
 	Healthcheck *Healthcheck
 
 	// LogMaxSize rotates the log file when it passes this many bytes
-	// (0 = 10 MiB); LogMaxFiles is how many rotated files are kept.
+	// (0: DefaultLogMaxSize); LogMaxFiles is how many files are kept,
+	// the one being written included (0: DefaultLogMaxFiles).
 	LogMaxSize  int64
 	LogMaxFiles int
 }
