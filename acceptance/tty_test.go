@@ -139,3 +139,135 @@ func TestRunOnTerminalFollowsResize(t *testing.T) {
 		t.Errorf("run --rm left %+v", rows)
 	}
 }
+
+// render plays what was written to a terminal onto a screen of lines,
+// for the control sequences berth's progress uses: cursor up (CSI n A),
+// erase line (CSI 2K) and colors (CSI ... m, dropped).
+func render(out string) []string {
+	var lines []string
+	row, col := 0, 0
+	put := func(r rune) {
+		for len(lines) <= row {
+			lines = append(lines, "")
+		}
+		l := []rune(lines[row])
+		for len(l) < col {
+			l = append(l, ' ')
+		}
+		if col < len(l) {
+			l[col] = r
+		} else {
+			l = append(l, r)
+		}
+		lines[row] = string(l)
+		col++
+	}
+	rs := []rune(out)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
+			j := i + 2
+			for j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || rs[j] == ';') {
+				j++
+			}
+			if j == len(rs) {
+				return lines
+			}
+			arg := string(rs[i+2 : j])
+			switch rs[j] {
+			case 'A':
+				n := 1
+				fmt.Sscanf(arg, "%d", &n)
+				row = max(0, row-n)
+			case 'K':
+				if row < len(lines) {
+					lines[row] = ""
+				}
+				col = 0
+			}
+			i = j
+		case r == '\r':
+			col = 0
+		case r == '\n':
+			row, col = row+1, 0
+			for len(lines) <= row {
+				lines = append(lines, "")
+			}
+		default:
+			put(r)
+		}
+	}
+	return lines
+}
+
+// On a terminal, up's progress keeps one line per container and network,
+// updated in place, ending on each one's final state.
+func TestUpProgressOnTerminalUpdatesInPlace(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  a:\n    image: bb\n    command: sleep 1000\n  b:\n    image: bb\n    command: sleep 1000\n    depends_on: [a]\n")
+	master, slave := openPTY(t)
+	defer master.Close()
+	setSize(t, master, 24, 100)
+	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "up", "-d")
+	cmd.Dir = e.Dir
+	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+e.Project)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out := &screen{}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("up -d on a terminal: %v\n%s", err, out.String())
+	}
+	// The pty has the rest once the process is gone; reading ends in EIO.
+	<-copied
+	raw := out.String()
+	if !strings.Contains(raw, "\x1b[") {
+		t.Fatalf("no control sequences on a terminal:\n%q", raw)
+	}
+	var screenLines []string
+	for _, l := range render(raw) {
+		if strings.TrimSpace(l) != "" {
+			screenLines = append(screenLines, strings.TrimSpace(l))
+		}
+	}
+	want := map[string]bool{
+		"✔ Container " + e.Project + "-a-1": false,
+		"✔ Container " + e.Project + "-b-1": false,
+	}
+	for _, l := range screenLines {
+		for w := range want {
+			if strings.HasPrefix(l, w) && strings.HasSuffix(l, "Started") {
+				if want[w] {
+					t.Errorf("%s shown twice:\n%s", w, strings.Join(screenLines, "\n"))
+				}
+				want[w] = true
+			}
+		}
+		if strings.Contains(l, "Creat") && strings.Contains(l, "Container") {
+			t.Errorf("a container's earlier state was left on screen: %q", l)
+		}
+	}
+	t.Logf("screen:\n%s", strings.Join(screenLines, "\n"))
+	for w, seen := range want {
+		if !seen {
+			t.Errorf("no final line %q ... Started on screen:\n%s", w, strings.Join(screenLines, "\n"))
+		}
+	}
+	e.must("down", "-t", "1")
+}
