@@ -120,6 +120,16 @@ services:
     command: sleep 1000
 `)
 	e.must("up", "-d")
+	// Every container knows every peer once up is done, whichever
+	// started first.
+	for _, svc := range []string{"api", "client"} {
+		hosts := e.must("exec", "-T", svc, "cat", "/etc/hosts")
+		for _, peer := range []string{"-api-1", "-api-2", "-api-3", "-client-1"} {
+			if !strings.Contains(hosts, e.Project+peer) {
+				t.Errorf("%s's /etc/hosts lacks %s:\n%s", svc, e.Project+peer, hosts)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i := 1; i <= 3; i++ {
 		out := e.must("exec", "-T", "client", "timeout", "3", "wget", "-q", "-O", "-", fmt.Sprintf("http://api-%d/", i))

@@ -125,7 +125,7 @@ func (e *Engine) Start(ctx context.Context, p *Project, opts StartOptions) error
 			return err
 		}
 	}
-	return nil
+	return e.refreshHosts(p.Name)
 }
 
 func (e *Engine) startContainer(ctx context.Context, c container, ev Events) error {

@@ -249,7 +249,7 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 	}
 	spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: resolv, Target: "/etc/resolv.conf", ReadOnly: true})
 	spec.Env = append(spec.Env, e.linkEnv(ctx, p, s, spec.Name, sb)...)
-	return e.refreshHosts(p.Name)
+	return e.refreshOwnHosts(p.Name, spec.ID)
 }
 
 // linkEnv is Fig's link environment for each of the service's links and
@@ -399,30 +399,56 @@ func (e *Engine) writeHosts(project string) error {
 		return err
 	}
 	for _, sb := range all {
-		path := filepath.Join(e.Runtime.Root(), "projects", project, "etc", sb.ContainerID, "hosts")
-		if _, err := os.Stat(path); err != nil {
-			continue
-		}
-		content := strings.Join(links.HostsFileEntries(sb, all), "\n") + "\n"
-		if err := links.WriteInPlace(path, []byte(content)); err != nil {
+		if err := e.writeHostsOf(project, sb, all); err != nil {
 			return err
 		}
-		names := filepath.Join(filepath.Dir(path), "names")
-		tmp, err := os.CreateTemp(filepath.Dir(path), ".names-")
-		if err != nil {
-			return err
+	}
+	return nil
+}
+
+// refreshOwnHosts rewrites one container's hosts file and name server
+// table, so that it sees every peer there is now. Its peers learn of it
+// when the verb ends (refreshHosts): rewriting every file for every
+// container started made starting n containers cost n² writes.
+func (e *Engine) refreshOwnHosts(project, id string) error {
+	e.hosts.run.Lock()
+	defer e.hosts.run.Unlock()
+	all, err := e.Links.Sandboxes(project)
+	if err != nil {
+		return err
+	}
+	for _, sb := range all {
+		if sb.ContainerID == id {
+			return e.writeHostsOf(project, sb, all)
 		}
-		_, err = tmp.WriteString(strings.Join(links.HostsEntries(sb, all), "\n") + "\n")
-		tmp.Close()
-		if err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
-		os.Chmod(tmp.Name(), 0o644)
-		if err := os.Rename(tmp.Name(), names); err != nil {
-			os.Remove(tmp.Name())
-			return err
-		}
+	}
+	return nil
+}
+
+func (e *Engine) writeHostsOf(project string, sb *links.Sandbox, all []*links.Sandbox) error {
+	path := filepath.Join(e.Runtime.Root(), "projects", project, "etc", sb.ContainerID, "hosts")
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	content := strings.Join(links.HostsFileEntries(sb, all), "\n") + "\n"
+	if err := links.WriteInPlace(path, []byte(content)); err != nil {
+		return err
+	}
+	names := filepath.Join(filepath.Dir(path), "names")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".names-")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.WriteString(strings.Join(links.HostsEntries(sb, all), "\n") + "\n")
+	tmp.Close()
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	os.Chmod(tmp.Name(), 0o644)
+	if err := os.Rename(tmp.Name(), names); err != nil {
+		os.Remove(tmp.Name())
+		return err
 	}
 	return nil
 }
@@ -431,9 +457,10 @@ func (e *Engine) refreshDiscovery(ctx context.Context, p *Project) error {
 	return e.refreshHosts(p.Name)
 }
 
-// beforeStart refreshes what a container sees of its peers.
+// beforeStart refreshes what a container sees of its peers. The verb
+// that starts it tells the peers once it is done (refreshHosts).
 func (e *Engine) beforeStart(ctx context.Context, c container) error {
-	return e.refreshHosts(c.Labels[LabelProject])
+	return e.refreshOwnHosts(c.Labels[LabelProject], c.ID)
 }
 
 // detachNetwork releases a removed container's namespace, addresses and

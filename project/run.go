@@ -66,9 +66,13 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 		if err := e.startContainer(ctx, c, opts.Events); err != nil {
 			return -1, err
 		}
-		return 0, nil
+		return 0, e.refreshHosts(p.Name)
 	}
 	if err := e.beforeStart(ctx, c); err != nil {
+		return -1, err
+	}
+	// Its peers see the one-off container while it runs.
+	if err := e.refreshHosts(p.Name); err != nil {
 		return -1, err
 	}
 	return e.Runtime.Run(ctx, c.ID, opts.Stdio)
