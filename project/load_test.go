@@ -119,6 +119,7 @@ func TestValidationNamesFileServiceAndField(t *testing.T) {
 		{"unknown dependency", "services:\n  a:\n    image: x\n    depends_on: [nope]\n", []string{`service "a": depends_on: "nope" is not a service`}},
 		{"unsupported key", "services:\n  a:\n    image: x\n    runtime: runsc\n", []string{`service "a": runtime: not supported by berth`}},
 		{"undeclared volume", "services:\n  a:\n    image: x\n    volumes: [\"data:/d\"]\n", []string{`service "a": volumes[0]: volume "data" is not declared`}},
+		{"log size", "services:\n  a:\n    image: x\n    logging:\n      options:\n        max-size: lots\n        max-file: \"0\"\n", []string{`service "a": logging.options.max-size: "lots" is not a size`, `service "a": logging.options.max-file: "0" is not a number`}},
 		{"several at once", "services:\n  a:\n    image: x\n    restart: bad\n  b:\n    command: y\n", []string{`service "a": restart`, `service "b": image`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/berthdev/berth/runtime"
 	"github.com/compose-spec/compose-go/v2/types"
+	units "github.com/docker/go-units"
 )
 
 // ValidationError is one problem in a compose file, found before anything
@@ -104,6 +106,18 @@ func Validate(p *Project) error {
 		policy, _, _ := strings.Cut(s.Restart, ":")
 		if !validRestart[policy] {
 			add(name, "restart", "%q is not one of no, always, on-failure[:N], unless-stopped", s.Restart)
+		}
+		if s.Logging != nil {
+			if v, ok := s.Logging.Options["max-size"]; ok {
+				if b, err := units.RAMInBytes(v); err != nil || b <= 0 {
+					add(name, "logging.options.max-size", "%q is not a size such as 10m", v)
+				}
+			}
+			if v, ok := s.Logging.Options["max-file"]; ok {
+				if n, err := strconv.Atoi(v); err != nil || n < 1 {
+					add(name, "logging.options.max-file", "%q is not a number of files of 1 or more", v)
+				}
+			}
 		}
 		if s.StopSignal != "" {
 			if _, err := runtime.ParseSignal(s.StopSignal); err != nil {
