@@ -84,6 +84,9 @@ func TestStartLatency(t *testing.T) {
 		})
 		res[name+"_ms"] = ms(d)
 		res["berth_api_vs_"+name] = round(float64(api) / float64(d))
+		if cli, ok := res["berth_cli_ms"].(float64); ok {
+			res["berth_cli_vs_"+name] = round(cli / ms(d))
+		}
 	}
 	writeResult(t, "start.json", res)
 }
