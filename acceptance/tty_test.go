@@ -64,21 +64,12 @@ func (s *screen) String() string {
 	return s.buf.String()
 }
 
-// A foreground container run from a terminal gets a terminal of its own,
-// of the caller's size, that follows the caller's resizes; what the user
-// types reaches it; its exit code is berth's.
-func TestRunOnTerminalFollowsResize(t *testing.T) {
-	e := newEnv(t)
-	e.importBusybox("bb", busybox.Options{})
-	e.writeFile("compose.yaml", "services:\n  shell:\n    image: bb\n    network_mode: none\n")
-
-	master, slave := openPTY(t)
-	defer master.Close()
-	setSize(t, master, 40, 120)
-	// Each line typed prints the terminal's size and what was typed; end
-	// of input ends the shell with code 3.
-	script := `while read l; do echo "size=$(stty size) tty=$(tty) got=$l"; done; exit 3`
-	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "run", "--rm", "shell", "sh", "-c", script)
+// onTerminal starts berth with the pty's slave side as its terminal and
+// collects what it writes there; copied is closed once the master side
+// has nothing more to read.
+func (e *env) onTerminal(master, slave *os.File, args ...string) (*exec.Cmd, *screen, chan struct{}) {
+	e.t.Helper()
+	cmd := exec.Command(binary, append([]string{"--root", e.Root, "--state", e.State}, args...)...)
 	cmd.Dir = e.Dir
 	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+e.Project)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
@@ -86,7 +77,7 @@ func TestRunOnTerminalFollowsResize(t *testing.T) {
 	// a shell: resizes reach it as SIGWINCH.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	slave.Close()
 	out := &screen{}
@@ -102,6 +93,24 @@ func TestRunOnTerminalFollowsResize(t *testing.T) {
 			}
 		}
 	}()
+	return cmd, out, copied
+}
+
+// A foreground container run from a terminal gets a terminal of its own,
+// of the caller's size, that follows the caller's resizes; what the user
+// types reaches it; its exit code is berth's.
+func TestRunOnTerminalFollowsResize(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  shell:\n    image: bb\n    network_mode: none\n")
+
+	master, slave := openPTY(t)
+	defer master.Close()
+	setSize(t, master, 40, 120)
+	// Each line typed prints the terminal's size and what was typed; end
+	// of input ends the shell with code 3.
+	script := `while read l; do echo "size=$(stty size) tty=$(tty) got=$l"; done; exit 3`
+	cmd, out, copied := e.onTerminal(master, slave, "run", "--rm", "shell", "sh", "-c", script)
 	// type sends a line until the screen shows want (the container may
 	// not be reading yet, or a resize may not have reached it yet).
 	typeUntil := func(line, want string) {
@@ -209,28 +218,7 @@ func TestUpProgressOnTerminalUpdatesInPlace(t *testing.T) {
 	master, slave := openPTY(t)
 	defer master.Close()
 	setSize(t, master, 24, 100)
-	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "up", "-d")
-	cmd.Dir = e.Dir
-	cmd.Env = append(os.Environ(), "COMPOSE_PROJECT_NAME="+e.Project)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	out := &screen{}
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				return
-			}
-		}
-	}()
+	cmd, out, copied := e.onTerminal(master, slave, "up", "-d")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("up -d on a terminal: %v\n%s", err, out.String())
 	}

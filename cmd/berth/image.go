@@ -79,51 +79,48 @@ it lists every image in berth's store, as ` + "`berth image ls`" + ` does.`
 		if format != "table" && format != "json" && format != "" {
 			return usageError{fmt.Sprintf("--format: %q is not table or json", format)}
 		}
-		p, err := loadProject(cmd, g)
-		if err != nil {
-			return err
-		}
-		e, err := openEngine(g)
-		if err != nil {
-			return err
-		}
-		rows, err := e.ProjectImages(cmd.Context(), p, args)
-		if err != nil {
-			return err
-		}
-		out := cmd.OutOrStdout()
-		switch {
-		case quiet:
-			seen := map[string]bool{}
-			for _, r := range rows {
-				if id := shortImageID(r.ID); !seen[id] {
-					seen[id] = true
-					fmt.Fprintln(out, id)
-				}
+		return withProject(cmd, g, args, func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
+			rows, err := e.ProjectImages(cmd.Context(), p, args)
+			if err != nil {
+				return err
 			}
-			return nil
-		case format == "json":
-			if rows == nil {
-				rows = []project.ImageSummary{}
-			}
-			return writeJSON(out, rows)
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-		fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
-		for _, r := range rows {
-			tag := r.Tag
-			if tag == "" {
-				tag = "<none>"
-			}
-			size := "N/A"
-			if r.Size > 0 {
-				size = humanSize(r.Size)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, tag, shortImageID(r.ID), size)
-		}
-		return tw.Flush()
+			return printProjectImages(cmd.OutOrStdout(), rows, format, quiet)
+		})
 	}
 	return c
+}
+
+func printProjectImages(out io.Writer, rows []project.ImageSummary, format string, quiet bool) error {
+	switch {
+	case quiet:
+		seen := map[string]bool{}
+		for _, r := range rows {
+			if id := shortImageID(r.ID); !seen[id] {
+				seen[id] = true
+				fmt.Fprintln(out, id)
+			}
+		}
+		return nil
+	case format == "json":
+		if rows == nil {
+			rows = []project.ImageSummary{}
+		}
+		return writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tREPOSITORY\tTAG\tIMAGE ID\tSIZE")
+	for _, r := range rows {
+		tag := r.Tag
+		if tag == "" {
+			tag = "<none>"
+		}
+		size := "N/A"
+		if r.Size > 0 {
+			size = humanSize(r.Size)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, tag, shortImageID(r.ID), size)
+	}
+	return tw.Flush()
 }
 
 // projectInScope tells whether a command that works both on a project and

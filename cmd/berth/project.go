@@ -103,15 +103,21 @@ func projectCommand(g *globalOptions, use, short string, args cobra.PositionalAr
 		Short: short,
 		Args:  args,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := loadProject(cmd, g)
-			if err != nil {
-				return err
-			}
-			e, err := openEngine(g)
-			if err != nil {
-				return err
-			}
-			return run(cmd, p, e, args)
+			return withProject(cmd, g, args, run)
 		},
 	}
+}
+
+// withProject loads the project and opens the engine, then runs run.
+func withProject(cmd *cobra.Command, g *globalOptions, args []string,
+	run func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error) error {
+	p, err := loadProject(cmd, g)
+	if err != nil {
+		return err
+	}
+	e, err := openEngine(g)
+	if err != nil {
+		return err
+	}
+	return run(cmd, p, e, args)
 }
