@@ -238,16 +238,22 @@ func (s *Store) List(ctx context.Context) ([]*Image, error) {
 // Get finds an image by name (normalised as Docker does), by ID, or by an
 // unambiguous ID prefix.
 func (s *Store) Get(ctx context.Context, ref string) (*Image, error) {
+	// A name is found in the index alone; only an ID needs every image
+	// read.
+	if full, err := Normalize(ref); err == nil {
+		idx, err := s.readIndex()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range idx.Manifests {
+			if m.Annotations[refNameAnnotation] == full {
+				return s.load(full, m.Digest.String())
+			}
+		}
+	}
 	all, err := s.List(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if full, err := Normalize(ref); err == nil {
-		for _, img := range all {
-			if img.Name == full {
-				return img, nil
-			}
-		}
 	}
 	id := strings.TrimPrefix(ref, "sha256:")
 	if len(id) >= 4 && isHex(id) {
