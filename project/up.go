@@ -106,6 +106,12 @@ func (e *Engine) up(ctx context.Context, p *Project, opts UpOptions) error {
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		// The level's containers wrote only their own hosts files; the
+		// containers already running learn of them now, before the next
+		// level starts.
+		if err := e.refreshHosts(p.Name); err != nil {
+			return err
+		}
 	}
 	if err := e.refreshDiscovery(ctx, p); err != nil {
 		return err
