@@ -1,20 +1,24 @@
 SHELL := /bin/bash
 # berth — build, test, demo and benchmarks.
 #
-# berth is linked statically (cgo, for libcontainer's nsenter) so that the
-# same binary runs on any Linux and can serve as a container's minimal init.
+# berth is linked statically (cgo, for libcontainer's nsenter and for
+# libseccomp, which the seccomp tag links in to filter containers' system
+# calls) so that the same binary runs on any Linux and can serve as a
+# container's minimal init.
 
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-TAGS      := osusergo netgo
+TAGS      := osusergo netgo seccomp
 LDFLAGS   := -s -w -X main.version=$(VERSION) -linkmode external -extldflags -static
 TESTFLAGS := -tags "$(TAGS)" -ldflags "-linkmode external -extldflags -static"
 BIN       := bin/berth
 
-# Debian packages the tests need: the busybox the test images are made of,
-# a registry server for pull/push, nftables and iproute2 to inspect what
-# berth leaves behind, runc and crun to compare against in benchmarks.
-DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev curl skopeo
+# Debian packages the build and the tests need: gcc, libc6-dev, and
+# libseccomp-dev (its libseccomp.a) with pkg-config to link berth; the busybox
+# the test images are made of, a registry server for pull/push, nftables and
+# iproute2 to inspect what berth leaves behind, runc and crun to compare
+# against in benchmarks.
+DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
 .PHONY: all build test unit acceptance deps demo demo-down bench clean vet
 

@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 			}
 			defer os.RemoveAll(dir)
 			binary = filepath.Join(dir, "berth")
-			cmd := exec.Command("go", "build", "-tags", "osusergo netgo", "-ldflags", "-linkmode external -extldflags -static", "-o", binary, "../cmd/berth")
+			cmd := exec.Command("go", "build", "-tags", "osusergo netgo seccomp", "-ldflags", "-linkmode external -extldflags -static", "-o", binary, "../cmd/berth")
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			if err := cmd.Run(); err != nil {
 				fmt.Fprintln(os.Stderr, "building berth:", err)

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BERTH_BENCH=1 BERTH_BINARY="$PWD/bin/berth"
-go test -tags "osusergo netgo" -ldflags "-linkmode external -extldflags -static" -count=1 -timeout 30m -v -run "${1:-.}" ./bench/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
+go test -tags "osusergo netgo seccomp" -ldflags "-linkmode external -extldflags -static" -count=1 -timeout 30m -v -run "${1:-.}" ./bench/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
