@@ -330,6 +330,9 @@ func libcontainerConfig(s *Spec, rootfs, dir string) (*configs.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", s.Name, err)
 	}
+	if cfg.Seccomp, err = seccompConfig(s, o.Process.Capabilities.Bounding); err != nil {
+		return nil, fmt.Errorf("container %s: %w", s.Name, err)
+	}
 	if s.Network == NetworkPrivate || s.Network == NetworkNone {
 		cfg.Networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/0", Gateway: "localhost"}}
 	}

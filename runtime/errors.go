@@ -24,4 +24,6 @@ var (
 	ErrNoCommand = errors.New("no command")
 	// ErrSignal means a signal name is not valid.
 	ErrSignal = errors.New("invalid signal")
+	// ErrSeccomp means a seccomp profile is not valid or cannot be applied.
+	ErrSeccomp = errors.New("invalid seccomp profile")
 )

@@ -110,7 +110,11 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 	}
 	// Everything that can be checked before a process exists is checked
 	// now, so a bad spec never leaves a half-made container.
-	if _, err := capabilities(&s); err != nil {
+	caps, err := capabilities(&s)
+	if err != nil {
+		return Info{}, fmt.Errorf("container %s: %w", s.Name, err)
+	}
+	if _, err := seccompConfig(&s, caps); err != nil {
 		return Info{}, fmt.Errorf("container %s: %w", s.Name, err)
 	}
 	if _, err := rlimits(s.Ulimits); err != nil {
