@@ -247,6 +247,9 @@ func (e *env) checkNothingLeft() {
 	if strings.Contains(after.nft, e.Project) {
 		t.Errorf("nftables rules of project %s left:\n%s", e.Project, after.nft)
 	}
+	if !strings.Contains(e.before.nft, "table ip berth") && strings.Contains(after.nft, "table ip berth") {
+		t.Errorf("nftables table ip berth left with no project using it:\n%s", after.nft)
+	}
 	if ns, _ := os.ReadDir(filepath.Join(e.State, "netns")); len(ns) > 0 {
 		t.Errorf("network namespaces left under %s", e.State)
 	}

@@ -3,6 +3,7 @@ package links
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 
 	"github.com/google/nftables"
@@ -177,6 +178,36 @@ func (m *Manager) removeProjectRules(project string) error {
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("removing nftables rules of project %s: %w", project, err)
+	}
+	return removeTableIfUnused(c)
+}
+
+// removeTableIfUnused deletes berth's table once no project of any root
+// has chains or rules in it. Callers hold the host's network lock, under
+// which every change to the table is made.
+func removeTableIfUnused(c *nftables.Conn) error {
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return err
+	}
+	for _, ch := range chains {
+		if ch.Table.Name != tableName {
+			continue
+		}
+		if !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }) {
+			return nil // another project's chain
+		}
+		rules, err := c.GetRules(table, ch)
+		if err != nil {
+			return err
+		}
+		if len(rules) > 0 {
+			return nil
+		}
+	}
+	c.DelTable(table)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("removing nftables table %s: %w", tableName, err)
 	}
 	return nil
 }
