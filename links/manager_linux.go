@@ -95,6 +95,14 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	// Published ports answer on 127.0.0.1: the replies to the host's
+	// connections through the bridge, de-NATed back to 127.0.0.1, are
+	// routed only with route_localnet. It is turned on once the rules
+	// are written, whose guard drops 127.0.0.0/8 arriving from elsewhere
+	// than lo.
+	if err := os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644); err != nil {
+		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+	}
 	return n, nil
 }
 
@@ -135,9 +143,6 @@ func (m *Manager) setupBridge(n *Network) error {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return err
 	}
-	// Published ports answer on 127.0.0.1: DNAT from loopback to the bridge
-	// needs route_localnet on it.
-	os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644)
 	if !n.Internal {
 		// Containers reach out through the host. This is a host-wide
 		// setting that berth turns on and leaves on, as Docker does.

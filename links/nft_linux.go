@@ -12,11 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// berth's rules live in the table `ip berth`. Four base chains hook the
-// kernel (prerouting and output NAT for published ports, postrouting NAT
-// for masquerading, forward filtering for isolation); each project has its
-// own regular chains that they jump to, so a project's rules are rebuilt
-// from its state in one transaction and removed by deleting its chains.
+// berth's rules live in the table `ip berth`. Five base chains hook the
+// kernel: guard drops what must never be routed (before conntrack, so it
+// leaves no trace there), prerouting and output NAT published ports,
+// postrouting masquerades, forward filters for isolation. Each project has
+// its own regular chains that the base chains jump to, so a project's rules
+// are rebuilt from its state in one transaction and removed by deleting its
+// chains.
 const tableName = "berth"
 
 var table = &nftables.Table{Name: tableName, Family: nftables.TableFamilyIPv4}
@@ -26,15 +28,24 @@ type baseChain struct {
 	typ      nftables.ChainType
 	hook     *nftables.ChainHook
 	priority *nftables.ChainPriority
-	suffix   string // the project chain it jumps to
+	suffixes []string // the project chains it jumps to
 }
 
+// guardChain holds the table's own rules, which belong to no project.
+const guardChain = "guard"
+
 var baseChains = []baseChain{
-	{"prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, "dnat"},
-	{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, "dnat"},
-	{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, "snat"},
-	{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, "fwd"},
+	{guardChain, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw, nil},
+	{"prerouting", nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest, []string{"dnat"}},
+	// Ports published on a loopback address are for the host's own
+	// traffic: their rules are in lodnat, which only output reaches.
+	{"output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, []string{"dnat", "lodnat"}},
+	{"postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, []string{"snat"}},
+	{"forward", nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, []string{"fwd"}},
 }
+
+// projectSuffixes are the chains each project has.
+var projectSuffixes = []string{"dnat", "lodnat", "snat", "fwd"}
 
 // projectChain names a project's chain; the root's tag keeps two berth
 // roots with a project of the same name apart.
@@ -61,11 +72,20 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	for _, b := range baseChains {
 		bases[b.name] = c.AddChain(&nftables.Chain{Name: b.name, Table: table, Type: b.typ, Hooknum: b.hook, Priority: b.priority})
 	}
+	// Bridges route 127.0.0.0/8 (route_localnet, which publishing on
+	// 127.0.0.1 needs for its replies): without this rule a container, or
+	// a LAN neighbour, that sends frames to the host addressed to
+	// 127.0.0.1 reaches the host's loopback-only services (the
+	// CVE-2020-8558 class). Only the host itself talks to 127.0.0.0/8; the
+	// replies of its connections to a published port come back addressed
+	// to the gateway and become 127.0.0.1 only later, in conntrack's NAT.
+	c.FlushChain(bases[guardChain])
+	c.AddRule(&nftables.Rule{Table: table, Chain: bases[guardChain], Exprs: append(append(iifNot(ifname("lo")), daddrIn(loopbackNet)...), &expr.Verdict{Kind: expr.VerdictDrop})})
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables table %s: %w", tableName, err)
 	}
 	mine := map[string]*nftables.Chain{}
-	for _, s := range []string{"dnat", "snat", "fwd"} {
+	for _, s := range projectSuffixes {
 		name := m.projectChain(project, s)
 		if ch, err := c.ListChain(table, name); err == nil {
 			c.FlushChain(ch)
@@ -74,7 +94,7 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 		}
 		mine[s] = c.AddChain(&nftables.Chain{Name: name, Table: table})
 		for _, b := range baseChains {
-			if b.suffix == s {
+			if slices.Contains(b.suffixes, s) {
 				c.AddRule(&nftables.Rule{Table: table, Chain: bases[b.name], UserData: m.ruleOwner(project),
 					Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: name}}})
 			}
@@ -111,8 +131,7 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 		// Outbound: masquerade what leaves by another interface.
 		add("snat", append(append(saddrIn(sn), oifNot(br)...), &expr.Masq{})...)
 		// Published ports reached from the host's own 127.0.0.1.
-		_, lo, _ := net.ParseCIDR("127.0.0.0/8")
-		add("snat", append(append(saddrIn(lo), oifExact(br)...), &expr.Masq{})...)
+		add("snat", append(append(saddrIn(loopbackNet), oifExact(br)...), &expr.Masq{})...)
 		// Hairpin: a container reaching a published port through the host.
 		add("snat", append(append(append(dnatted(), saddrIn(sn)...), oifExact(br)...), &expr.Masq{})...)
 	}
@@ -124,7 +143,11 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	for _, id := range ids {
 		sb := st.Sandboxes[id]
 		for _, p := range sb.Ports {
-			add("dnat", dnatRule(p)...)
+			if ip := net.ParseIP(p.HostIP); ip != nil && ip.IsLoopback() {
+				add("lodnat", dnatRule(p)...)
+			} else {
+				add("dnat", dnatRule(p)...)
+			}
 		}
 	}
 	if err := c.Flush(); err != nil {
@@ -170,7 +193,7 @@ func (m *Manager) removeProjectRules(project string) error {
 	if err := c.Flush(); err != nil {
 		return err
 	}
-	for _, s := range []string{"dnat", "snat", "fwd"} {
+	for _, s := range projectSuffixes {
 		if ch, err := c.ListChain(table, m.projectChain(project, s)); err == nil {
 			c.FlushChain(ch)
 			c.DelChain(ch)
@@ -196,6 +219,9 @@ func removeTableIfUnused(c *nftables.Conn) error {
 		}
 		if !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }) {
 			return nil // another project's chain
+		}
+		if ch.Name == guardChain {
+			continue // the table's own rules
 		}
 		rules, err := c.GetRules(table, ch)
 		if err != nil {
@@ -246,6 +272,16 @@ func oifPrefix(prefix string) []expr.Any {
 func saddrIn(sn *net.IPNet) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: sn.Mask, Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: sn.IP.To4()},
+	}
+}
+
+var loopbackNet = &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)}
+
+func daddrIn(sn *net.IPNet) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: sn.Mask, Xor: []byte{0, 0, 0, 0}},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: sn.IP.To4()},
 	}
