@@ -16,9 +16,10 @@ BIN       := bin/berth
 # Debian packages the build and the tests need: gcc, libc6-dev, and
 # libseccomp-dev (its libseccomp.a) with pkg-config to link berth; the busybox
 # the test images are made of, a registry server for pull/push, nftables and
-# iproute2 to inspect what berth leaves behind, runc and crun to compare
-# against in benchmarks.
-DEB_PACKAGES := busybox-static docker-registry nftables iproute2 runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
+# iproute2 to inspect what berth leaves behind, iptables to set the host's
+# FORWARD chain as a Docker engine does, runc and crun to compare against in
+# benchmarks.
+DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
 .PHONY: all build test unit acceptance deps demo demo-down bench clean vet
 

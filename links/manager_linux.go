@@ -103,6 +103,9 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network
 	if err := os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	if err := allowForwarding(ctx, n.Bridge); err != nil {
+		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+	}
 	return n, nil
 }
 
@@ -169,6 +172,9 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 	}
 	delete(st.Networks, name)
 	if n.Owner == project {
+		if err := revokeForwarding(ctx, n.Bridge); err != nil {
+			return err
+		}
 		if link, err := netlink.LinkByName(n.Bridge); err == nil {
 			if err := netlink.LinkDel(link); err != nil {
 				return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
@@ -386,6 +392,7 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 	st.Sandboxes = map[string]*Sandbox{}
 	for name, n := range st.Networks {
 		if n.Owner == project {
+			errs = append(errs, revokeForwarding(ctx, n.Bridge))
 			if l, err := netlink.LinkByName(n.Bridge); err == nil {
 				errs = append(errs, netlink.LinkDel(l))
 			}

@@ -2,8 +2,9 @@
 // per project network, a network namespace per container with a veth pair
 // into each network it joins, addresses from per-project subnets that
 // collide with no host route and no other project, published ports as
-// kernel NAT rules in an nftables table of berth's own, generated
-// /etc/hosts files, and Fig's legacy link environment.
+// kernel NAT rules in an nftables table of berth's own (with accept rules
+// for its bridges in iptables' FORWARD chain, which a Docker engine sets to
+// drop), generated /etc/hosts files, and Fig's legacy link environment.
 //
 // What a project holds is recorded in <root>/projects/<project>/network.json,
 // so it can be released after a crash as well as on `down`.

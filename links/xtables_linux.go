@@ -1,0 +1,140 @@
+package links
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+)
+
+// A Docker engine on the same host sets the iptables FORWARD policy to
+// DROP, and with br_netfilter (bridge-nf-call-iptables=1) even traffic
+// between two containers on one bridge passes that chain. An accept in
+// berth's own nftables table cannot overrule it: every base chain on a
+// hook sees the packet, and a drop in any of them is final (lxd#8716). So,
+// as LXD's and netavark's iptables drivers do, berth puts accept rules for
+// its bridges at the top of iptables' FORWARD chain, in each variant
+// (nf_tables or legacy) that has a filter table, and always in the
+// `iptables` on PATH, which is what a Docker started later would use. They
+// only open what iptables would otherwise drop; berth's isolation rules
+// stay in its own table, where a drop still wins.
+
+// forwardRules are the FORWARD rules for a bridge: whatever leaves it
+// (outbound, between its containers, hairpin), and what comes back on
+// connections made through it or to one of its published ports.
+func forwardRules(bridge string) [][]string {
+	comment := []string{"-m", "comment", "--comment", "berth " + bridge}
+	return [][]string{
+		append([]string{"-i", bridge}, append(comment, "-j", "ACCEPT")...),
+		append([]string{"-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED,DNAT"}, append(comment, "-j", "ACCEPT")...),
+	}
+}
+
+// xtables is one installed iptables variant.
+type xtables struct {
+	bin    string // the command
+	nft    bool   // nf_tables rather than legacy
+	always bool   // the host's default iptables
+}
+
+// iptablesVariants lists the installed iptables variants, one per kind.
+func iptablesVariants(ctx context.Context) []xtables {
+	var out []xtables
+	for _, bin := range []string{"iptables", "iptables-nft", "iptables-legacy"} {
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			continue
+		}
+		v, err := exec.CommandContext(ctx, path, "-V").Output()
+		if err != nil {
+			continue
+		}
+		x := xtables{bin: path, nft: bytes.Contains(v, []byte("nf_tables")), always: bin == "iptables"}
+		if !slices.ContainsFunc(out, func(y xtables) bool { return y.nft == x.nft }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// hasFilterTable reports whether anything made the variant's filter table,
+// the only place that can drop berth's forwarded traffic.
+func (x xtables) hasFilterTable() bool {
+	if !x.nft {
+		b, err := os.ReadFile("/proc/net/ip_tables_names")
+		return err == nil && slices.Contains(strings.Fields(string(b)), "filter")
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == "filter" })
+}
+
+func (x xtables) run(ctx context.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, x.bin, append([]string{"-w", "-t", "filter"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", x.bin, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// allowForwarding makes sure iptables' FORWARD chains let the bridge's
+// traffic through. A variant without a filter table drops nothing, so its
+// errors do not matter.
+func allowForwarding(ctx context.Context, bridge string) error {
+	var errs []error
+	for _, x := range iptablesVariants(ctx) {
+		present := x.hasFilterTable()
+		if !present && !x.always {
+			continue
+		}
+		rules := forwardRules(bridge)
+		// Inserted last rule first, so they keep their order at the top.
+		for i := len(rules) - 1; i >= 0; i-- {
+			if x.run(ctx, append([]string{"-C", "FORWARD"}, rules[i]...)...) == nil {
+				continue
+			}
+			if err := x.run(ctx, append([]string{"-I", "FORWARD", "1"}, rules[i]...)...); err != nil && present {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("letting bridge %s through iptables' FORWARD chain: %w", bridge, err)
+	}
+	return nil
+}
+
+// revokeForwarding removes the bridge's FORWARD rules from every variant.
+func revokeForwarding(ctx context.Context, bridge string) error {
+	var errs []error
+	for _, x := range iptablesVariants(ctx) {
+		if !x.hasFilterTable() {
+			continue
+		}
+		for _, r := range forwardRules(bridge) {
+			// -D removes one copy at a time.
+			for x.run(ctx, append([]string{"-C", "FORWARD"}, r...)...) == nil {
+				if err := x.run(ctx, append([]string{"-D", "FORWARD"}, r...)...); err != nil {
+					errs = append(errs, err)
+					break
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing the iptables FORWARD rules of bridge %s: %w", bridge, err)
+	}
+	return nil
+}
