@@ -1,16 +1,26 @@
 package acceptance
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log"
+	mrand "math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,55 +125,160 @@ func (e *env) mustIn(stdin []byte, args ...string) string {
 	return r.Stdout
 }
 
+// Regression: the test killed the registry 30 ms into the pull, and on a
+// fast machine the pull was done by then. A proxy now cuts the layer's
+// download at a byte count, well inside the layer, whatever the speed.
 func TestInterruptedPullFromRealRegistry(t *testing.T) {
 	e := newEnv(t)
 	reg := startRegistry(t, "", "")
+	// Random, so that compression keeps the layer about as large.
 	big := make([]byte, 8<<20)
-	for i := range big {
-		big[i] = byte(i*7 + i/13)
-	}
+	mrand.NewChaCha8([32]byte{1}).Read(big)
 	e.importBusybox("bb", busybox.Options{Files: map[string][]byte{"big": big}})
-	ref := reg.Addr + "/big/bb:1"
-	e.must("image", "tag", "bb", ref)
-	e.must("image", "push", ref)
-	e.must("image", "rm", ref)
+	e.must("image", "tag", "bb", reg.Addr+"/big/bb:1")
+	e.must("image", "push", reg.Addr+"/big/bb:1")
+	e.must("image", "rm", reg.Addr+"/big/bb:1")
 	e.must("image", "rm", "bb")
 	e.must("image", "prune", "-a")
-	// Stop the registry in the middle of the layer.
-	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "image", "pull", "-q", ref)
-	cmd.Start()
-	time.Sleep(30 * time.Millisecond)
-	reg.cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	layer := largestLayer(t, reg.Addr, "big/bb", "1")
+	const cutAfter = 1 << 20
+	if layer.Size < 4*cutAfter {
+		t.Fatalf("the layer is %d bytes: too small to cut well inside it", layer.Size)
+	}
+
+	p := startCuttingProxy(t, reg.Addr, layer.Digest, cutAfter)
+	ref := p.Addr + "/big/bb:1"
+	r := e.berth("image", "pull", "-q", ref)
+	if r.Code == 0 {
+		t.Fatal("the pull succeeded through a cut connection")
+	}
+	if p.cuts.Load() == 0 {
+		t.Fatalf("the proxy cut nothing; the pull failed otherwise: %s", r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "big/bb") || strings.Contains(r.Stderr, "goroutine ") {
+		t.Errorf("the failed pull says %q; want an error naming the image", r.Stderr)
+	}
 	for _, img := range strings.Fields(e.must("images", "-q")) {
 		t.Errorf("a failed pull left image %s", img)
 	}
-	blobs, _ := filepath.Glob(filepath.Join(e.Root, "images", "blobs", "sha256", "*"))
-	for _, b := range blobs {
-		data, _ := os.ReadFile(b)
-		if got := sha256hex(data); got != filepath.Base(b) {
-			t.Errorf("blob %s is partial", filepath.Base(b))
-		}
-	}
-	// Restarted on the same storage, the pull completes.
-	reg2 := exec.Command("docker-registry", reg.cmd.Args[1:]...)
-	if err := reg2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { reg2.Process.Kill(); reg2.Wait() }()
-	e.eventually(10*time.Second, "the registry back", func() bool {
-		c, err := net.Dial("tcp4", reg.Addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	checkNoPartialBlobs(t, e.Root, layer.Digest)
+
+	// Once the connection holds, the same pull completes and runs.
+	p.cutting.Store(false)
 	e.must("image", "pull", "-q", ref)
 	e.writeFile("compose.yaml", fmt.Sprintf("services:\n  s:\n    image: %s\n", ref))
-	if out := e.must("run", "--rm", "-T", "s", "sh", "-c", "wc -c < /big"); strings.TrimSpace(out) != fmt.Sprint(len(big)) {
+	if out := e.must("run", "--rm", "-T", "s", "sha256sum", "/big"); !strings.HasPrefix(out, sha256hex(big)+" ") {
 		t.Errorf("pulled layer: %q", out)
 	}
 	e.must("down")
+}
+
+// largestLayer asks the registry for an image's manifest and returns its
+// largest layer.
+func largestLayer(t *testing.T, addr, repo, tag string) v1Descriptor {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/v2/%s/manifests/%s", addr, repo, tag), nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct{ Layers []v1Descriptor }
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || len(m.Layers) == 0 {
+		t.Fatalf("manifest of %s:%s: %v %+v", repo, tag, err, m)
+	}
+	return slices.MaxFunc(m.Layers, func(a, b v1Descriptor) int { return cmp.Compare(a.Size, b.Size) })
+}
+
+type v1Descriptor struct {
+	Digest string
+	Size   int64
+}
+
+// cuttingProxy forwards HTTP to a registry from a free loopback port.
+// While cutting, it passes on the first cutAfter bytes of each response
+// carrying the blob, then drops the connection mid-body.
+type cuttingProxy struct {
+	Addr    string
+	cutting atomic.Bool
+	cuts    atomic.Int32
+}
+
+func startCuttingProxy(t *testing.T, registry, blob string, cutAfter int64) *cuttingProxy {
+	t.Helper()
+	p := &cuttingProxy{}
+	p.cutting.Store(true)
+	target := &url.URL{Scheme: "http", Host: registry}
+	rp := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport:     &http.Transport{Proxy: nil},
+		FlushInterval: -1, // what is passed on reaches berth before the cut
+		ErrorLog:      log.New(io.Discard, "", 0),
+		ModifyResponse: func(resp *http.Response) error {
+			if p.cutting.Load() && resp.Request.Method == http.MethodGet && resp.StatusCode == http.StatusOK &&
+				strings.HasSuffix(resp.Request.URL.Path, "/blobs/"+blob) {
+				p.cuts.Add(1)
+				// A body that fails after cutAfter bytes makes the
+				// proxy abort the connection: berth sees it end short
+				// of its Content-Length.
+				resp.Body = struct {
+					io.Reader
+					io.Closer
+				}{io.MultiReader(io.LimitReader(resp.Body, cutAfter), errReader{}), resp.Body}
+			}
+			return nil
+		},
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Addr = l.Addr().String()
+	srv := &http.Server{Handler: rp, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return p
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection cut by the test") }
+
+// checkNoPartialBlobs checks that the store holds only complete blobs,
+// each under its own digest, none of the cut one, and no temporary file
+// or unpacking directory.
+func checkNoPartialBlobs(t *testing.T, root, cut string) {
+	t.Helper()
+	blobs := filepath.Join(root, "images", "blobs", "sha256")
+	ents, err := os.ReadDir(blobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		data, err := os.ReadFile(filepath.Join(blobs, ent.Name()))
+		if err != nil {
+			t.Errorf("blob %s: %v", ent.Name(), err)
+			continue
+		}
+		if got := sha256hex(data); got != ent.Name() {
+			t.Errorf("%s in the blob store is partial or temporary (%d bytes, sha256 %s)", ent.Name(), len(data), got[:12])
+		}
+		if "sha256:"+ent.Name() == cut {
+			t.Errorf("the cut layer %s is in the store", cut)
+		}
+	}
+	for _, dir := range []string{filepath.Join(root, "images"), filepath.Join(root, "snapshots")} {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasPrefix(d.Name(), ".") && d.Name() != ".lock" {
+				t.Errorf("temporary %s left", path)
+			}
+			if d != nil && d.IsDir() && path != dir && filepath.Dir(path) == filepath.Join(root, "snapshots") {
+				return filepath.SkipDir // a snapshot's own files
+			}
+			return nil
+		})
+	}
 }
 
 func TestDockerArchiveRoundTripWithSkopeo(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,26 +87,31 @@ func (w *logWriter) write(stream string, line []byte, full bool) error {
 	return err
 }
 
-// rotate keeps maxFiles-1 older files as path.1 (newest) ... path.N.
+// rotate keeps maxFiles-1 older files as path.1 (newest) ... path.N. The
+// file being written is renamed away, or unlinked when no older file is
+// kept, and never truncated: a follower that holds it open reads it to its
+// end before it moves on.
 func (w *logWriter) rotate() error {
 	w.f.Close()
+	var err error
 	if w.maxFiles <= 1 {
-		if err := os.Truncate(w.path, 0); err != nil {
-			return err
-		}
+		err = os.Remove(w.path)
 	} else {
 		for i := w.maxFiles - 1; i > 1; i-- {
 			os.Rename(fmt.Sprintf("%s.%d", w.path, i-1), fmt.Sprintf("%s.%d", w.path, i))
 		}
-		if err := os.Rename(w.path, w.path+".1"); err != nil {
-			return err
-		}
+		err = os.Rename(w.path, w.path+".1")
 	}
-	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	// Reopened even when the rename failed, so that logging goes on.
+	f, oerr := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	w.f = f
 	if err != nil {
-		return err
+		return fmt.Errorf("rotating %s: %w", w.path, err)
 	}
-	w.f, w.size = f, 0
+	w.size = 0
 	return nil
 }
 
@@ -153,134 +157,160 @@ type LogOptions struct {
 
 // Logs calls fn with each line of the container's log in order; with
 // Follow it keeps reading until the container stops or ctx is done.
+//
+// Every line comes once, in order, across rotation: the files are read
+// through open descriptors, each to its end before the next, so one that
+// is renamed or deleted meanwhile is still read whole. A follower holds the
+// files it sees come after the one it reads, up to max-file of them, so a
+// slow reader keeps at most that many deleted files alive; it loses whole
+// files only when the writer rotates past more than that before it looks
+// (its consumer blocked that long).
 func (r *Runtime) Logs(ctx context.Context, ref string, opts LogOptions, fn func(LogLine) error) error {
-	id, err := r.Resolve(ref)
+	info, err := r.Inspect(ctx, ref)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(r.dir(id), "container.log")
-	lines, offset, err := readLogFiles(path)
-	if err != nil {
-		return err
+	maxFiles := info.Spec.LogMaxFiles
+	if maxFiles <= 0 {
+		maxFiles = DefaultLogMaxFiles
 	}
-	lines = filterLines(lines, opts)
-	for _, l := range lines {
-		if err := fn(l); err != nil {
-			return err
-		}
+	c := newLogChain(filepath.Join(info.Dir, "container.log"), maxFiles)
+	defer c.Close()
+	var waiter *logWaiter
+	if opts.Follow {
+		// Made before the first read, so that no write after that read
+		// goes unnoticed.
+		waiter = newLogWaiter(ctx, info.Dir)
+		defer waiter.Close()
 	}
-	if !opts.Follow {
-		return nil
+
+	// A log that keeps growing keeps a read going: the context is
+	// looked at line by line.
+	emit := func(l LogLine) error {
+		if ctx.Err() != nil {
+			return errLogEnd
+		}
+		return fn(l)
 	}
-	var partial strings.Builder
-	var pstream string
-	for {
-		f, err := os.Open(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
+	if err := readBacklog(c, opts, emit); err != nil || !opts.Follow {
+		return ignoreLogEnd(err)
+	}
+
+	follow := func(l LogLine) error {
+		if !opts.Until.IsZero() && l.Time.After(opts.Until) {
+			return errLogEnd
 		}
-		if f != nil {
-			fi, _ := f.Stat()
-			if fi != nil && fi.Size() < offset { // rotated
-				offset = 0
-			}
-			f.Seek(offset, io.SeekStart)
-			br := bufio.NewReader(f)
-			for {
-				raw, err := br.ReadString('\n')
-				if err != nil { // incomplete record: read it again later
-					break
-				}
-				offset += int64(len(raw))
-				l, full, ok := parseLogRecord(raw)
-				if !ok {
-					continue
-				}
-				if !full {
-					partial.WriteString(l.Text)
-					pstream = l.Stream
-					continue
-				}
-				if partial.Len() > 0 && pstream == l.Stream {
-					l.Text = partial.String() + l.Text
-					partial.Reset()
-				}
-				if !opts.Until.IsZero() && l.Time.After(opts.Until) {
-					f.Close()
-					return nil
-				}
-				if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
-					continue
-				}
-				if err := fn(l); err != nil {
-					f.Close()
-					return err
-				}
-			}
-			f.Close()
-		}
-		info, err := r.Inspect(ctx, id)
-		if err != nil || (info.Status != StatusRunning && info.Status != StatusPaused && info.Status != StatusRestarting) {
-			if err == nil && info.Status == StatusCreated {
-				// not started yet: keep waiting
-			} else {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
+		if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
 			return nil
-		case <-time.After(100 * time.Millisecond):
+		}
+		return emit(l)
+	}
+	for checkStatus := true; ; {
+		if err := c.Drain(follow); err != nil {
+			return ignoreLogEnd(err)
+		}
+		if checkStatus && !logsGoOn(r.Inspect(ctx, info.ID)) {
+			// The container's last output was written before its exit
+			// was recorded: one more read takes in all of it.
+			return ignoreLogEnd(c.Drain(follow))
+		}
+		var werr error
+		checkStatus, werr = waiter.Wait(ctx)
+		if werr != nil {
+			return werr
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
-// readLogFiles reads the rotated files and the current one, oldest first,
-// joining partial records; offset is the current file's size read.
-func readLogFiles(path string) ([]LogLine, int64, error) {
-	var files []string
-	for i := 20; i >= 1; i-- {
-		if _, err := os.Stat(fmt.Sprintf("%s.%d", path, i)); err == nil {
-			files = append(files, fmt.Sprintf("%s.%d", path, i))
+// readBacklog passes on what the log holds now, in the time range, of
+// which the last Tail lines.
+func readBacklog(c *logChain, opts LogOptions, fn func(LogLine) error) error {
+	var last []LogLine
+	err := c.Drain(func(l LogLine) error {
+		if !inTimeRange(l, opts) {
+			return nil
+		}
+		if opts.Tail < 0 {
+			return fn(l)
+		}
+		last = append(last, l)
+		if len(last) > 2*opts.Tail+64 {
+			last = append(last[:0], last[len(last)-opts.Tail:]...)
+		}
+		return nil
+	})
+	if err != nil || opts.Tail < 0 {
+		return err
+	}
+	for _, l := range last[max(0, len(last)-opts.Tail):] {
+		if err := fn(l); err != nil {
+			return err
 		}
 	}
-	files = append(files, path)
-	var out []LogLine
-	var offset int64
-	var partial strings.Builder
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, 0, err
-		}
-		if p == path {
-			if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-				b = b[:i+1]
-			} else {
-				b = nil
-			}
-			offset = int64(len(b))
-		}
-		for _, raw := range strings.SplitAfter(string(b), "\n") {
-			l, full, ok := parseLogRecord(raw)
-			if !ok {
-				continue
-			}
-			if !full {
-				partial.WriteString(l.Text)
-				continue
-			}
-			if partial.Len() > 0 {
-				l.Text = partial.String() + l.Text
-				partial.Reset()
-			}
-			out = append(out, l)
-		}
+	return nil
+}
+
+// errLogEnd stops reading a log early: at the first line after
+// LogOptions.Until, or when the caller's context is done.
+var errLogEnd = errors.New("end of the log wanted")
+
+func ignoreLogEnd(err error) error {
+	if errors.Is(err, errLogEnd) {
+		return nil
 	}
-	return out, offset, nil
+	return err
+}
+
+// logsGoOn says whether a follower should wait for more output: while the
+// container runs or is about to (created, restarting).
+func logsGoOn(info Info, err error) bool {
+	if err != nil {
+		return false
+	}
+	switch info.Status {
+	case StatusCreated, StatusRunning, StatusPaused, StatusRestarting:
+		return true
+	}
+	return false
+}
+
+func inTimeRange(l LogLine, opts LogOptions) bool {
+	if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
+		return false
+	}
+	return opts.Until.IsZero() || !l.Time.After(opts.Until)
+}
+
+// logDecoder turns records into lines, joining the parts of a long line;
+// each stream has its own, since stdout and stderr are written
+// concurrently and their records interleave.
+type logDecoder struct {
+	partial map[string][]byte
+}
+
+// decode takes one record without its newline; ok is false for a part of
+// a longer line and for a record that does not parse.
+func (d *logDecoder) decode(rec []byte) (l LogLine, ok bool) {
+	l, full, ok := parseLogRecord(string(rec))
+	if !ok {
+		return LogLine{}, false
+	}
+	p := d.partial[l.Stream]
+	if !full {
+		if d.partial == nil {
+			d.partial = map[string][]byte{}
+		}
+		d.partial[l.Stream] = append(p, l.Text...)
+		return LogLine{}, false
+	}
+	if len(p) > 0 {
+		l.Text = string(p) + l.Text
+		d.partial[l.Stream] = p[:0]
+	}
+	return l, true
 }
 
 func parseLogRecord(raw string) (LogLine, bool, bool) {
@@ -302,21 +332,4 @@ func parseLogRecord(raw string) (LogLine, bool, bool) {
 		return LogLine{}, false, false
 	}
 	return LogLine{Time: t, Stream: stream, Text: text}, tag == "F", true
-}
-
-func filterLines(lines []LogLine, opts LogOptions) []LogLine {
-	var out []LogLine
-	for _, l := range lines {
-		if !opts.Since.IsZero() && l.Time.Before(opts.Since) {
-			continue
-		}
-		if !opts.Until.IsZero() && l.Time.After(opts.Until) {
-			continue
-		}
-		out = append(out, l)
-	}
-	if opts.Tail >= 0 && len(out) > opts.Tail {
-		out = out[len(out)-opts.Tail:]
-	}
-	return out
 }
