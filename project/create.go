@@ -124,8 +124,12 @@ func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string
 }
 
 // preflight checks, before anything is created, what can fail on this
-// host: the host ports the services publish.
+// host: the files and CPUs the services need, and the host ports they
+// publish.
 func (e *Engine) preflight(ctx context.Context, p *Project, services []string) error {
+	if err := checkHost(p, services); err != nil {
+		return err
+	}
 	return e.checkPorts(ctx, p, services)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+	"go.yaml.in/yaml/v4"
 )
 
 // Project is a loaded compose project: compose-go's model, which the rest
@@ -186,6 +187,8 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		if err := checkProjectName(name); err != nil {
 			return nil, err
 		}
+	} else if err := checkFileProjectName(details.ConfigFiles); err != nil {
+		return nil, err
 	}
 	cache := validCache{dir: opts.CacheDir}
 	key, cacheable := cache.key(details, opts, name, profiles)
@@ -230,6 +233,29 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 func checkProjectName(name string) error {
 	if loader.NormalizeProjectName(name) != name {
 		return fmt.Errorf("project name %q: must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit", name)
+	}
+	return nil
+}
+
+// checkFileProjectName applies compose's rule to a name: given in a compose
+// file, which compose-go would otherwise turn silently into another name
+// ("Bad Project!" into "badproject"). A name built by interpolation is left
+// to the loader.
+func checkFileProjectName(files []types.ConfigFile) error {
+	for _, f := range files {
+		var doc struct {
+			Name any `yaml:"name"`
+		}
+		if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+			continue // compose-go reports syntax errors with their line
+		}
+		name, ok := doc.Name.(string)
+		if !ok || name == "" || strings.Contains(name, "$") {
+			continue
+		}
+		if loader.NormalizeProjectName(name) != name {
+			return &ValidationError{File: filepath.Base(f.Filename), Field: "name", Msg: fmt.Sprintf("%q is not a project name: use only lowercase letters, digits, dashes and underscores, starting with a letter or digit", name)}
+		}
 	}
 	return nil
 }

@@ -120,6 +120,17 @@ func TestValidationNamesFileServiceAndField(t *testing.T) {
 		{"unsupported key", "services:\n  a:\n    image: x\n    runtime: runsc\n", []string{`service "a": runtime: not supported by berth`}},
 		{"undeclared volume", "services:\n  a:\n    image: x\n    volumes: [\"data:/d\"]\n", []string{`service "a": volumes[0]: volume "data" is not declared`}},
 		{"log size", "services:\n  a:\n    image: x\n    logging:\n      options:\n        max-size: lots\n        max-file: \"0\"\n", []string{`service "a": logging.options.max-size: "lots" is not a size`, `service "a": logging.options.max-file: "0" is not a number`}},
+		// A service that depends on itself made up wait for itself forever.
+		{"self dependency", "services:\n  a:\n    image: x\n    depends_on: [a]\n", []string{`service "a": depends_on: dependency cycle: a -> a`}},
+		{"self dependency healthy", "services:\n  web:\n    image: x\n    depends_on:\n      web: {condition: service_healthy}\n", []string{`service "web": depends_on: dependency cycle: web -> web`}},
+		{"self link", "services:\n  a:\n    image: x\n    links: [\"a:me\"]\n", []string{`service "a": links[0]: dependency cycle`}},
+		{"unknown capability", "services:\n  a:\n    image: x\n    cap_add: [CAP_NOT_REAL, NET_ADMIN]\n    cap_drop: [bogus]\n", []string{`service "a": cap_add[0]: "CAP_NOT_REAL" is not a Linux capability`, `service "a": cap_drop[0]: "bogus"`}},
+		{"relative target", "services:\n  a:\n    image: x\n    volumes:\n      - type: tmpfs\n        target: data\n", []string{`service "a": volumes[0].target: "data" is not an absolute path`}},
+		{"negative replicas", "services:\n  a:\n    image: x\n    deploy: {replicas: -1}\n", []string{`service "a": deploy.replicas: -1 is negative`}},
+		{"address outside subnet", "services:\n  a:\n    image: x\n    networks:\n      n: {ipv4_address: 10.9.0.5}\nnetworks:\n  n:\n    ipam:\n      config: [{subnet: 172.30.7.0/24}]\n", []string{`service "a": networks.n.ipv4_address: 10.9.0.5 is outside the subnet of network "n"`}},
+		{"address without subnet", "services:\n  a:\n    image: x\n    networks:\n      n: {ipv4_address: 10.9.0.5}\nnetworks:\n  n: {}\n", []string{`service "a": networks.n.ipv4_address: a static address needs a network with a subnet`}},
+		{"project name in file", "name: 'Bad Project!'\nservices:\n  a:\n    image: x\n", []string{`compose.yaml: name: "Bad Project!" is not a project name`}},
+		{"project name too long", "name: " + strings.Repeat("p", 250) + "\nservices:\n  a:\n    image: x\n", []string{`name: project name is 250 characters long; berth allows at most 200`}},
 		{"several at once", "services:\n  a:\n    image: x\n    restart: bad\n  b:\n    command: y\n", []string{`service "a": restart`, `service "b": image`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,5 +212,42 @@ func TestServiceLevelsOrderDependencies(t *testing.T) {
 	}
 	if sel, _ := selectServices(p, []string{"web"}, false); !reflect.DeepEqual(sel, []string{"web"}) {
 		t.Errorf("--no-deps: %v", sel)
+	}
+}
+
+func TestHostChecksBeforeAnythingIsCreated(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", `services:
+  a:
+    image: x
+    cpus: 100000
+    secrets: [s]
+    volumes:
+      - type: bind
+        source: ./missing
+        target: /m
+secrets:
+  s:
+    file: ./nope.txt
+`)
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatalf("host-dependent problems must not fail loading (down must still work): %v", err)
+	}
+	err = checkHost(p, []string{"a"})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, w := range []string{
+		`service "a": cpus: 100000 is more than the`,
+		`service "a": secrets: secrets.s.file: ` + filepath.Join(dir, "nope.txt") + ` does not exist`,
+		`service "a": volumes[0].source: bind source ` + filepath.Join(dir, "missing") + ` does not exist`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
+		t.Error("the missing bind source was created")
 	}
 }

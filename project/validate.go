@@ -124,6 +124,7 @@ func Validate(p *Project) error {
 				add(name, "stop_signal", "%q is not a signal name or number", s.StopSignal)
 			}
 		}
+		checkService(p, s, add)
 		for dep := range s.DependsOn {
 			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
 				if !contains(p.DisabledServiceNames(), dep) {
@@ -190,6 +191,7 @@ func Validate(p *Project) error {
 			}
 		}
 	}
+	checkProjectLimits(p, add)
 	if cycle := findCycle(p); cycle != nil {
 		errs = append(errs, &ValidationError{File: file, Field: "depends_on", Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
 	}
