@@ -18,6 +18,9 @@ import (
 func init() { register(newBuildCommand) }
 
 func newBuilder(g *globalOptions) (*build.Builder, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
 	rt, err := runtime.Open(g.Root, g.State)
 	if err != nil {
 		return nil, err

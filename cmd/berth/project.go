@@ -49,6 +49,9 @@ func splitProfiles(ps []string) []string {
 
 // openEngine opens berth's root for the project verbs.
 func openEngine(g *globalOptions) (*project.Engine, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
 	e, err := project.NewEngine(g.Root, g.State)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,9 @@ type globalOptions struct {
 	LogLevel    string
 	Progress    string
 	Ansi        string
+
+	storageChecked bool
+	storageErr     error
 }
 
 // commandFactories are the subcommands; each command file registers its
