@@ -54,7 +54,12 @@ func (e *Engine) lock(ctx context.Context, name string) (func(), error) {
 			return nil, err
 		}
 		e.sweepProjects(ctx, name)
-		return func() { f.Close() }, nil
+		return func() {
+			// A verb that failed before creating anything, or that took
+			// the project down, leaves no directory behind.
+			e.forgetProject(ctx, name)
+			f.Close()
+		}, nil
 	}
 }
 
