@@ -21,7 +21,7 @@ var (
 	// ErrNoService means a named service is not in the project.
 	ErrNoService = errors.New("no such service")
 	// ErrDependencyFailed means a depends_on condition can never be met.
-	ErrDependencyFailed = errors.New("dependency failed")
+	ErrDependencyFailed = errors.New("dependency failed to start")
 )
 
 // Engine carries out the verbs on one berth root: it joins the runtime,

@@ -30,9 +30,14 @@ type LoadOptions struct {
 	WorkingDir  string   // where to look for a compose file; the current directory when empty
 	Environ     []string // the process environment; os.Environ() when nil
 	Stdin       io.Reader
-	// Services selects services (and their dependencies) for verbs that
-	// take service arguments; empty means all.
 	NoInterpolate bool
+	// Services are the services a command names: a service of a
+	// profile that is not enabled is enabled when named, as compose-spec
+	// says for a service a command targets explicitly.
+	Services []string
+	// Warn receives what berth reads and ignores (swarm-only keys), once
+	// per key; nil discards it.
+	Warn func(msg string)
 	// CacheDir, when set, holds what spares loading the same files again
 	// the compose schema's validation; see validCache.
 	CacheDir string
@@ -119,6 +124,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	}
 	var details types.ConfigDetails
 	var absFiles []string
+	sawFig := false
 	for _, f := range files {
 		var content []byte
 		var name string
@@ -142,10 +148,11 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 				return nil, fmt.Errorf("reading compose file: %w", err)
 			}
 		}
-		converted, err := convertFig(name, content)
+		converted, fig, err := convertFig(name, content, sawFig)
 		if err != nil {
 			return nil, err
 		}
+		sawFig = sawFig || fig
 		if err := precheck(filepath.Base(name), converted); err != nil {
 			return nil, err
 		}
@@ -219,12 +226,28 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		return nil, fmt.Errorf("project name: %q has no letters or digits to make a project name of; use -p NAME", filepath.Base(workingDir))
 	}
 	p.ComposeFiles = absFiles
+	var targeted []string
+	for _, s := range opts.Services {
+		if _, ok := p.DisabledServices[s]; ok {
+			targeted = append(targeted, s)
+		}
+	}
+	if len(targeted) > 0 {
+		if p, err = p.WithServicesEnabled(targeted...); err != nil {
+			return nil, loadError(absFiles, err)
+		}
+	}
 	p, err = p.WithServicesEnvironmentResolved(false)
 	if err != nil {
 		return nil, loadError(absFiles, err)
 	}
 	if err := Validate(p); err != nil {
 		return nil, err
+	}
+	if opts.Warn != nil {
+		for _, w := range Ignored(p) {
+			opts.Warn(filepath.Base(absFiles[0]) + ": " + w)
+		}
 	}
 	return p, nil
 }

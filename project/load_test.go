@@ -251,3 +251,89 @@ secrets:
 		t.Error("the missing bind source was created")
 	}
 }
+
+// A service of a profile that is not enabled, named by a command, is
+// enabled: compose-spec activates the profile of a targeted service. Before,
+// `berth run t` answered "no such service".
+func TestNamedServiceEnablesItsProfile(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", "services:\n  db:\n    image: x\n  t:\n    image: x\n    profiles: [oneoff]\n    depends_on: [db]\n  other:\n    image: x\n    profiles: [debug]\n")
+	p, err := load(t, dir, LoadOptions{Services: []string{"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Services["t"]; !ok {
+		t.Error("the named service was not enabled")
+	}
+	if _, ok := p.Services["other"]; ok {
+		t.Error("a service of another profile was enabled")
+	}
+	p, err = load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Services["t"]; ok {
+		t.Error("a profile service was enabled without being named")
+	}
+}
+
+// An override of a Fig file is in the Fig format too, even when its entries
+// have no image or build; before, it was refused as not Fig format.
+func TestFigOverrideWithoutImage(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "fig.yml", "net:\n  image: x\n  command: sleep 100\nweb:\n  image: x\n  links: [net]\n")
+	write(t, dir, "override.yml", "net:\n  command: sleep 1\n")
+	p, err := load(t, dir, LoadOptions{Files: []string{filepath.Join(dir, "fig.yml"), filepath.Join(dir, "override.yml")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Services["net"].Command; !reflect.DeepEqual([]string(got), []string{"sleep", "1"}) {
+		t.Errorf("override not applied: %v", got)
+	}
+	if p.Services["net"].Image != "x" {
+		t.Errorf("image lost: %q", p.Services["net"].Image)
+	}
+}
+
+// Swarm-only keys and storage_opt are reported once per key and the file is
+// run without them, as docker compose does; before, the whole file was
+// refused.
+func TestSwarmOnlyKeysWarnOnce(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", `services:
+  a:
+    image: x
+    storage_opt: {size: 1G}
+    deploy:
+      replicas: 2
+      update_config: {parallelism: 1}
+      rollback_config: {parallelism: 1}
+      placement: {constraints: ["node.role == manager"]}
+  b:
+    image: x
+    deploy:
+      update_config: {parallelism: 2}
+`)
+	var warned []string
+	p, err := load(t, dir, LoadOptions{Warn: func(m string) { warned = append(warned, m) }})
+	if err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	if *p.Services["a"].Deploy.Replicas != 2 {
+		t.Error("replicas lost")
+	}
+	want := []string{
+		"compose.yaml: deploy.placement (services a): ignored: only used by swarm",
+		"compose.yaml: deploy.update_config (services a, b): ignored: only used by swarm",
+		"compose.yaml: deploy.rollback_config (services a): ignored: only used by swarm",
+		"compose.yaml: storage_opt (services a): ignored:",
+	}
+	if len(warned) != len(want) {
+		t.Fatalf("warnings %q, want %d", warned, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(warned[i], w) {
+			t.Errorf("warning %q, want %q", warned[i], w)
+		}
+	}
+}

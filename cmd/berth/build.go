@@ -118,7 +118,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), img.ID)
 				return nil
 			}
-			p, err := loadProject(cmd, g)
+			p, err := loadProject(cmd, g, args)
 			if err != nil {
 				return err
 			}
