@@ -22,14 +22,14 @@ type Project = types.Project
 
 // LoadOptions mirror the CLI's global flags.
 type LoadOptions struct {
-	Files       []string // -f; "-" reads standard input
-	ProjectName string   // -p
-	ProjectDir  string   // --project-directory
-	EnvFiles    []string // --env-file
-	Profiles    []string // --profile
-	WorkingDir  string   // where to look for a compose file; the current directory when empty
-	Environ     []string // the process environment; os.Environ() when nil
-	Stdin       io.Reader
+	Files         []string // -f; "-" reads standard input
+	ProjectName   string   // -p
+	ProjectDir    string   // --project-directory
+	EnvFiles      []string // --env-file
+	Profiles      []string // --profile
+	WorkingDir    string   // where to look for a compose file; the current directory when empty
+	Environ       []string // the process environment; os.Environ() when nil
+	Stdin         io.Reader
 	NoInterpolate bool
 	// Services are the services a command names: a service of a
 	// profile that is not enabled is enabled when named, as compose-spec

@@ -44,12 +44,12 @@ var ErrUnsupported = errors.New("not supported by berth")
 // unsupported lists service keys berth does not implement yet: they are
 // reported, never silently ignored.
 var unsupported = map[string]func(s types.ServiceConfig) bool{
-	"devices":              func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
-	"gpus":                 func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
-	"runtime":              func(s types.ServiceConfig) bool { return s.Runtime != "" },
-	"isolation":            func(s types.ServiceConfig) bool { return s.Isolation != "" },
-	"userns_mode":          func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
-	"cgroup_parent":        func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
+	"devices":       func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
+	"gpus":          func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
+	"runtime":       func(s types.ServiceConfig) bool { return s.Runtime != "" },
+	"isolation":     func(s types.ServiceConfig) bool { return s.Isolation != "" },
+	"userns_mode":   func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
+	"cgroup_parent": func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
 	"logging.driver": func(s types.ServiceConfig) bool {
 		return s.Logging != nil && s.Logging.Driver != "" && s.Logging.Driver != "json-file" && s.Logging.Driver != "local"
 	},
