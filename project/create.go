@@ -8,46 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/berthdev/berth/internal/failpoint"
 	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/runtime/image"
 	"github.com/compose-spec/compose-go/v2/types"
-	"golang.org/x/sys/unix"
 )
-
-// lock takes the project's lock file, <root>/projects/<name>/lock, so two
-// verbs that change one project never interleave. It waits for the holder
-// and gives up when ctx ends.
-func (e *Engine) lock(ctx context.Context, name string) (func(), error) {
-	dir := filepath.Join(e.Runtime.Root(), "projects", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking project %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another berth command on project %s: %w", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
 
 // serviceImage is the image a service's containers run.
 type serviceImage struct {
@@ -124,8 +92,12 @@ func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string
 }
 
 // preflight checks, before anything is created, what can fail on this
-// host: the host ports the services publish.
+// host: the files and CPUs the services need, and the host ports they
+// publish.
 func (e *Engine) preflight(ctx context.Context, p *Project, services []string) error {
+	if err := checkHost(p, services); err != nil {
+		return err
+	}
 	return e.checkPorts(ctx, p, services)
 }
 
@@ -223,6 +195,9 @@ func (e *Engine) createContainer(ctx context.Context, p *Project, service string
 		return container{}, fmt.Errorf("service %q: %w", service, err)
 	}
 	opts.Events.emit(containerResource(ContainerName(p, s, n)), "Creating")
+	// Its network namespace, volume references and anonymous volumes
+	// exist, the container does not yet.
+	failpoint.Kill("create-before-container")
 	info, err := e.Runtime.Create(ctx, spec)
 	if err != nil {
 		e.detachNetwork(ctx, p.Name, spec.ID)

@@ -70,7 +70,11 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	if opts.RemoveImages != "" {
 		errs = append(errs, e.removeImages(ctx, p, opts.RemoveImages, opts.Events))
 	}
-	return errors.Join(errs...)
+	err = errors.Join(errs...)
+	if err == nil {
+		e.forgetProject(ctx, p.Name)
+	}
+	return err
 }
 
 // RemoveOptions are `berth rm`'s.

@@ -21,7 +21,7 @@ var (
 	// ErrNoService means a named service is not in the project.
 	ErrNoService = errors.New("no such service")
 	// ErrDependencyFailed means a depends_on condition can never be met.
-	ErrDependencyFailed = errors.New("dependency failed")
+	ErrDependencyFailed = errors.New("dependency failed to start")
 )
 
 // Engine carries out the verbs on one berth root: it joins the runtime,
@@ -47,6 +47,7 @@ func NewEngine(root, state string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	root, state = rt.Root(), rt.State()
 	imgs, err := image.Open(root)
 	if err != nil {
 		return nil, err
@@ -59,7 +60,24 @@ func NewEngine(root, state string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.TrackContainers(rt.Exists)
 	return &Engine{Runtime: rt, Images: imgs, Links: l, Volumes: v}, nil
+}
+
+// OpenVolumes opens the volumes of a berth root for the volume commands,
+// able to tell a stale reference (to a container that never came to
+// exist) from a live one.
+func OpenVolumes(root, state string) (*volumes.Store, error) {
+	rt, err := runtime.Open(root, state)
+	if err != nil {
+		return nil, err
+	}
+	v, err := volumes.Open(rt.Root())
+	if err != nil {
+		return nil, err
+	}
+	v.TrackContainers(rt.Exists)
+	return v, nil
 }
 
 // dependencies lists the services that service needs started first:

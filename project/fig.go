@@ -19,14 +19,17 @@ import (
 //	volumes_from: [X]          -> kept (a service name; container:X too)
 //	links, external_links      -> kept
 //
-// A file that is not in the version-1 format is returned unchanged.
-func convertFig(filename string, content []byte) ([]byte, error) {
+// A file that is not in the version-1 format is returned unchanged. An
+// override of a Fig file (overridesFig) is Fig too when its top level is
+// service mappings, even without an image or a build: `-f fig.yml -f
+// override.yml` with `web: {command: ...}` in the override.
+func convertFig(filename string, content []byte, overridesFig bool) ([]byte, bool, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(content, &doc); err != nil || doc == nil {
-		return content, nil // compose-go reports the syntax error
+		return content, false, nil // compose-go reports the syntax error
 	}
-	if !isFigFormat(filepath.Base(filename), doc) {
-		return content, nil
+	if !isFigFormat(filepath.Base(filename), doc) && !(overridesFig && isFigOverride(doc)) {
+		return content, false, nil
 	}
 	services := map[string]any{}
 	names := make([]string, 0, len(doc))
@@ -40,15 +43,35 @@ func convertFig(filename string, content []byte) ([]byte, error) {
 		}
 		svc, ok := doc[name].(map[string]any)
 		if !ok {
-			return nil, &ValidationError{File: filepath.Base(filename), Service: name, Msg: "a Fig service must be a mapping of options"}
+			return nil, false, &ValidationError{File: filepath.Base(filename), Service: name, Msg: "a Fig service must be a mapping of options"}
 		}
 		out, err := convertFigService(filepath.Base(filename), name, svc, doc)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		services[name] = out
 	}
-	return yaml.Marshal(map[string]any{"services": services})
+	b, err := yaml.Marshal(map[string]any{"services": services})
+	return b, true, err
+}
+
+// isFigOverride: a file with no compose section whose top-level entries
+// are all mappings (of service options).
+func isFigOverride(doc map[string]any) bool {
+	for _, k := range []string{"services", "networks", "volumes", "secrets", "configs", "include", "name"} {
+		if _, ok := doc[k]; ok {
+			return false
+		}
+	}
+	for k, v := range doc {
+		if strings.HasPrefix(k, "x-") || k == "version" {
+			continue
+		}
+		if _, ok := v.(map[string]any); !ok {
+			return false
+		}
+	}
+	return len(doc) > 0
 }
 
 // isFigFormat: a fig.yml, a `version: "1"` file, or a file whose top level

@@ -13,6 +13,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/sirupsen/logrus"
+	"go.yaml.in/yaml/v4"
 )
 
 // Project is a loaded compose project: compose-go's model, which the rest
@@ -21,17 +22,22 @@ type Project = types.Project
 
 // LoadOptions mirror the CLI's global flags.
 type LoadOptions struct {
-	Files       []string // -f; "-" reads standard input
-	ProjectName string   // -p
-	ProjectDir  string   // --project-directory
-	EnvFiles    []string // --env-file
-	Profiles    []string // --profile
-	WorkingDir  string   // where to look for a compose file; the current directory when empty
-	Environ     []string // the process environment; os.Environ() when nil
-	Stdin       io.Reader
-	// Services selects services (and their dependencies) for verbs that
-	// take service arguments; empty means all.
+	Files         []string // -f; "-" reads standard input
+	ProjectName   string   // -p
+	ProjectDir    string   // --project-directory
+	EnvFiles      []string // --env-file
+	Profiles      []string // --profile
+	WorkingDir    string   // where to look for a compose file; the current directory when empty
+	Environ       []string // the process environment; os.Environ() when nil
+	Stdin         io.Reader
 	NoInterpolate bool
+	// Services are the services a command names: a service of a
+	// profile that is not enabled is enabled when named, as compose-spec
+	// says for a service a command targets explicitly.
+	Services []string
+	// Warn receives what berth reads and ignores (swarm-only keys), once
+	// per key; nil discards it.
+	Warn func(msg string)
 	// CacheDir, when set, holds what spares loading the same files again
 	// the compose schema's validation; see validCache.
 	CacheDir string
@@ -118,6 +124,7 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 	}
 	var details types.ConfigDetails
 	var absFiles []string
+	sawFig := false
 	for _, f := range files {
 		var content []byte
 		var name string
@@ -141,10 +148,11 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 				return nil, fmt.Errorf("reading compose file: %w", err)
 			}
 		}
-		converted, err := convertFig(name, content)
+		converted, fig, err := convertFig(name, content, sawFig)
 		if err != nil {
 			return nil, err
 		}
+		sawFig = sawFig || fig
 		if err := precheck(filepath.Base(name), converted); err != nil {
 			return nil, err
 		}
@@ -186,6 +194,8 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		if err := checkProjectName(name); err != nil {
 			return nil, err
 		}
+	} else if err := checkFileProjectName(details.ConfigFiles); err != nil {
+		return nil, err
 	}
 	cache := validCache{dir: opts.CacheDir}
 	key, cacheable := cache.key(details, opts, name, profiles)
@@ -216,12 +226,28 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 		return nil, fmt.Errorf("project name: %q has no letters or digits to make a project name of; use -p NAME", filepath.Base(workingDir))
 	}
 	p.ComposeFiles = absFiles
+	var targeted []string
+	for _, s := range opts.Services {
+		if _, ok := p.DisabledServices[s]; ok {
+			targeted = append(targeted, s)
+		}
+	}
+	if len(targeted) > 0 {
+		if p, err = p.WithServicesEnabled(targeted...); err != nil {
+			return nil, loadError(absFiles, err)
+		}
+	}
 	p, err = p.WithServicesEnvironmentResolved(false)
 	if err != nil {
 		return nil, loadError(absFiles, err)
 	}
 	if err := Validate(p); err != nil {
 		return nil, err
+	}
+	if opts.Warn != nil {
+		for _, w := range Ignored(p) {
+			opts.Warn(filepath.Base(absFiles[0]) + ": " + w)
+		}
 	}
 	return p, nil
 }
@@ -230,6 +256,29 @@ func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
 func checkProjectName(name string) error {
 	if loader.NormalizeProjectName(name) != name {
 		return fmt.Errorf("project name %q: must contain only lowercase letters, digits, dashes and underscores, and start with a letter or digit", name)
+	}
+	return nil
+}
+
+// checkFileProjectName applies compose's rule to a name: given in a compose
+// file, which compose-go would otherwise turn silently into another name
+// ("Bad Project!" into "badproject"). A name built by interpolation is left
+// to the loader.
+func checkFileProjectName(files []types.ConfigFile) error {
+	for _, f := range files {
+		var doc struct {
+			Name any `yaml:"name"`
+		}
+		if err := yaml.Unmarshal(f.Content, &doc); err != nil {
+			continue // compose-go reports syntax errors with their line
+		}
+		name, ok := doc.Name.(string)
+		if !ok || name == "" || strings.Contains(name, "$") {
+			continue
+		}
+		if loader.NormalizeProjectName(name) != name {
+			return &ValidationError{File: filepath.Base(f.Filename), Field: "name", Msg: fmt.Sprintf("%q is not a project name: use only lowercase letters, digits, dashes and underscores, starting with a letter or digit", name)}
+		}
 	}
 	return nil
 }

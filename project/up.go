@@ -235,18 +235,18 @@ func (e *Engine) waitCondition(ctx context.Context, p *Project, service, dep, co
 				met = met && (c.running() || c.Status == runtime.StatusExited)
 			case "service_healthy":
 				if c.Health == runtime.HealthUnhealthy {
-					return fmt.Errorf("%w: %s is unhealthy, and %s waits for it to be healthy", ErrDependencyFailed, c.Name, service)
+					return fmt.Errorf("%w: container %s is unhealthy (%s waits for it to be healthy)", ErrDependencyFailed, c.Name, service)
 				}
 				if c.Status == runtime.StatusExited {
-					return fmt.Errorf("%w: %s exited (%d), and %s waits for it to be healthy", ErrDependencyFailed, c.Name, c.ExitCode, service)
+					return fmt.Errorf("%w: container %s exited (%d) (%s waits for it to be healthy)", ErrDependencyFailed, c.Name, c.ExitCode, service)
 				}
 				if c.Spec.Healthcheck == nil {
-					return fmt.Errorf("%w: %s has no health check, and %s waits for it to be healthy", ErrDependencyFailed, c.Name, service)
+					return fmt.Errorf("%w: container %s has no healthcheck configured (%s waits for it to be healthy)", ErrDependencyFailed, c.Name, service)
 				}
 				met = met && c.Health == runtime.HealthHealthy
 			case "service_completed_successfully":
 				if c.Status == runtime.StatusExited && c.ExitCode != 0 {
-					return fmt.Errorf("%w: %s exited with code %d, and %s waits for it to complete successfully", ErrDependencyFailed, c.Name, c.ExitCode, service)
+					return fmt.Errorf("%w: container %s exited (%d) (%s waits for it to complete successfully)", ErrDependencyFailed, c.Name, c.ExitCode, service)
 				}
 				met = met && c.Status == runtime.StatusExited
 			default:
@@ -279,9 +279,9 @@ func (e *Engine) waitReady(ctx context.Context, p *Project, services []string, e
 			switch {
 			case c.Status == runtime.StatusExited && c.ExitCode == 0:
 			case c.Status == runtime.StatusExited:
-				return fmt.Errorf("%w: %s exited with code %d", ErrDependencyFailed, c.Name, c.ExitCode)
+				return fmt.Errorf("%w: container %s exited (%d)", ErrDependencyFailed, c.Name, c.ExitCode)
 			case c.Health == runtime.HealthUnhealthy:
-				return fmt.Errorf("%w: %s is unhealthy", ErrDependencyFailed, c.Name)
+				return fmt.Errorf("%w: container %s is unhealthy", ErrDependencyFailed, c.Name)
 			case c.Health == runtime.HealthStarting:
 				ready = false
 			case c.Status != runtime.StatusRunning:

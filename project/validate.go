@@ -44,21 +44,18 @@ var ErrUnsupported = errors.New("not supported by berth")
 // unsupported lists service keys berth does not implement yet: they are
 // reported, never silently ignored.
 var unsupported = map[string]func(s types.ServiceConfig) bool{
-	"deploy.placement":     func(s types.ServiceConfig) bool { return s.Deploy != nil && len(s.Deploy.Placement.Constraints) > 0 },
-	"deploy.update_config": func(s types.ServiceConfig) bool { return s.Deploy != nil && s.Deploy.UpdateConfig != nil },
-	"devices":              func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
-	"gpus":                 func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
-	"runtime":              func(s types.ServiceConfig) bool { return s.Runtime != "" },
-	"isolation":            func(s types.ServiceConfig) bool { return s.Isolation != "" },
-	"userns_mode":          func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
-	"cgroup_parent":        func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
+	"devices":       func(s types.ServiceConfig) bool { return len(s.Devices) > 0 },
+	"gpus":          func(s types.ServiceConfig) bool { return len(s.Gpus) > 0 },
+	"runtime":       func(s types.ServiceConfig) bool { return s.Runtime != "" },
+	"isolation":     func(s types.ServiceConfig) bool { return s.Isolation != "" },
+	"userns_mode":   func(s types.ServiceConfig) bool { return s.UserNSMode != "" },
+	"cgroup_parent": func(s types.ServiceConfig) bool { return s.CgroupParent != "" },
 	"logging.driver": func(s types.ServiceConfig) bool {
 		return s.Logging != nil && s.Logging.Driver != "" && s.Logging.Driver != "json-file" && s.Logging.Driver != "local"
 	},
 	"provider":        func(s types.ServiceConfig) bool { return s.Provider != nil },
 	"models":          func(s types.ServiceConfig) bool { return len(s.Models) > 0 },
 	"security_opt":    func(s types.ServiceConfig) bool { return len(s.SecurityOpt) > 0 },
-	"storage_opt":     func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 },
 	"pre_stop":        func(s types.ServiceConfig) bool { return len(s.PreStop) > 0 },
 	"post_start":      func(s types.ServiceConfig) bool { return len(s.PostStart) > 0 },
 	"credential_spec": func(s types.ServiceConfig) bool { return s.CredentialSpec != nil },
@@ -70,6 +67,49 @@ var unsupported = map[string]func(s types.ServiceConfig) bool{
 		}
 		return false
 	},
+}
+
+// ignoredKeys are keys that docker compose, too, does not apply to a
+// container: swarm's, and storage_opt, which needs a storage driver with
+// quotas. Many compose files in the wild carry them for swarm, so they are
+// reported once and the file is run without them.
+var ignoredKeys = []struct {
+	key, why string
+	has      func(s types.ServiceConfig) bool
+}{
+	{"deploy.placement", "only used by swarm", func(s types.ServiceConfig) bool {
+		pl := s.Deploy.Placement
+		return len(pl.Constraints) > 0 || len(pl.Preferences) > 0 || pl.MaxReplicas > 0
+	}},
+	{"deploy.update_config", "only used by swarm", func(s types.ServiceConfig) bool { return s.Deploy.UpdateConfig != nil }},
+	{"deploy.rollback_config", "only used by swarm", func(s types.ServiceConfig) bool { return s.Deploy.RollbackConfig != nil }},
+	{"deploy.endpoint_mode", "only used by swarm", func(s types.ServiceConfig) bool { return s.Deploy.EndpointMode != "" }},
+	{"deploy.labels", "only used by swarm (labels: applies to containers)", func(s types.ServiceConfig) bool { return len(s.Deploy.Labels) > 0 }},
+	{"deploy.mode", "only used by swarm", func(s types.ServiceConfig) bool { return s.Deploy.Mode != "" && s.Deploy.Mode != "replicated" }},
+	{"storage_opt", "berth's overlay snapshots have no per-container size quota", func(s types.ServiceConfig) bool { return len(s.StorageOpt) > 0 }},
+}
+
+// Ignored lists, once per key, the keys of the project that berth does not
+// apply and why, naming the services that have them.
+func Ignored(p *Project) []string {
+	names := p.ServiceNames()
+	sort.Strings(names)
+	var out []string
+	for _, k := range ignoredKeys {
+		var with []string
+		for _, n := range names {
+			s := p.Services[n]
+			if k.key == "storage_opt" || s.Deploy != nil {
+				if k.has(s) {
+					with = append(with, n)
+				}
+			}
+		}
+		if len(with) > 0 {
+			out = append(out, fmt.Sprintf("%s (services %s): ignored: %s", k.key, strings.Join(with, ", "), k.why))
+		}
+	}
+	return out
 }
 
 var validRestart = map[string]bool{"": true, "no": true, "always": true, "on-failure": true, "unless-stopped": true}
@@ -124,6 +164,7 @@ func Validate(p *Project) error {
 				add(name, "stop_signal", "%q is not a signal name or number", s.StopSignal)
 			}
 		}
+		checkService(p, s, add)
 		for dep := range s.DependsOn {
 			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
 				if !contains(p.DisabledServiceNames(), dep) {
@@ -190,6 +231,7 @@ func Validate(p *Project) error {
 			}
 		}
 	}
+	checkProjectLimits(p, add)
 	if cycle := findCycle(p); cycle != nil {
 		errs = append(errs, &ValidationError{File: file, Field: "depends_on", Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
 	}

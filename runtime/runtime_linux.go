@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/failpoint"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,6 +52,13 @@ func Open(root, state string, opts ...Option) (*Runtime, error) {
 	}
 	for _, d := range []string{filepath.Join(r.root, "containers"), r.lcRoot()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	// libcontainer refuses a root file system whose path goes through a
+	// symlink (a relocated /var/lib, say): the real paths are used.
+	for _, p := range []*string{&r.root, &r.state} {
+		if *p, err = filepath.EvalSymlinks(*p); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +141,9 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 		return Info{}, err
 	}
 	defer unlock()
+	if err := r.sweepLeftovers(); err != nil {
+		return Info{}, fmt.Errorf("removing what an interrupted create or remove left: %w", err)
+	}
 	if _, err := os.Stat(r.dir(s.ID)); err == nil {
 		return Info{}, fmt.Errorf("%w: %s", ErrExists, s.ID)
 	}
@@ -159,6 +170,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 		os.RemoveAll(tmp)
 		return Info{}, err
 	}
+	failpoint.Kill("container-creating")
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		return Info{}, err

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthdev/berth/internal/failpoint"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -222,6 +223,7 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 	if err := os.Rename(dir, gone); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
+	failpoint.Kill("container-removing")
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}

@@ -48,7 +48,19 @@ type Volume struct {
 }
 
 // Store is the volumes under one berth root.
-type Store struct{ root string }
+type Store struct {
+	root string
+	// exists tells whether a container exists; nil when the store is
+	// used without the runtime, and every reference then counts.
+	exists func(containerID string) bool
+}
+
+// TrackContainers lets the store tell stale references from live ones: a
+// reference is written before its container is created, so a command
+// killed in between leaves one to a container that never came to exist.
+// Such a reference, whose container does not exist and whose writer has
+// gone, is ignored and removed.
+func (s *Store) TrackContainers(exists func(containerID string) bool) { s.exists = exists }
 
 // Open returns the store at <root>/volumes.
 func Open(root string) (*Store, error) {
@@ -84,7 +96,22 @@ func (s *Store) lock() (func(), error) {
 		f.Close()
 		return nil, err
 	}
+	s.sweep()
 	return func() { f.Close() }, nil
+}
+
+// sweep removes what a Remove killed halfway left: a volume renamed to
+// .removing-<name> is gone already for every reader, only its files are
+// left. It runs under the store's lock, which Remove holds throughout.
+func (s *Store) sweep() {
+	ents, _ := os.ReadDir(s.root)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".removing-") {
+			gone := filepath.Join(s.root, e.Name())
+			unmountBelow(gone)
+			os.RemoveAll(gone)
+		}
+	}
 }
 
 // Create makes a volume, or returns the existing one when its options
@@ -189,22 +216,77 @@ func (s *Store) List(ctx context.Context) ([]*Volume, error) {
 	return out, nil
 }
 
-// Users lists the containers holding a reference to the volume.
+// Users lists the containers holding a reference to the volume. Stale
+// references (see TrackContainers) are removed instead.
 func (s *Store) Users(name string) []string {
-	ents, _ := os.ReadDir(filepath.Join(s.dir(name), "refs"))
+	refs := filepath.Join(s.dir(name), "refs")
+	ents, _ := os.ReadDir(refs)
 	var out []string
 	for _, e := range ents {
+		p := filepath.Join(refs, e.Name())
+		if s.stale(e.Name(), p) {
+			os.Remove(p)
+			continue
+		}
 		out = append(out, e.Name())
 	}
 	return out
 }
 
-// Acquire records that a container uses the volume.
+func (s *Store) stale(containerID, ref string) bool {
+	if s.exists == nil || s.exists(containerID) {
+		return false
+	}
+	b, err := os.ReadFile(ref)
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	var pid int
+	var start uint64
+	if n, _ := fmt.Sscanf(string(b), "%d %d", &pid, &start); n == 2 && pid > 0 {
+		if now, ok := processStart(pid); ok && now == start {
+			return false // its container is still being created
+		}
+	}
+	return true
+}
+
+// processStart is a process's start time in clock ticks since boot, which
+// tells it from a later process that reuses its pid.
+func processStart(pid int) (uint64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name may hold spaces and parentheses: fields are
+	// counted after its closing parenthesis (state is field 3, start
+	// time field 22).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, false
+	}
+	var start uint64
+	if _, err := fmt.Sscanf(f[19], "%d", &start); err != nil {
+		return 0, false
+	}
+	return start, true
+}
+
+// Acquire records that a container uses the volume. The reference names
+// the process that wrote it, so that one left by a command killed before
+// its container existed can be told from one whose container is still
+// being created.
 func (s *Store) Acquire(name, containerID string) error {
 	if _, err := s.get(name); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(s.dir(name), "refs", containerID), nil, 0o644)
+	start, _ := processStart(os.Getpid())
+	owner := fmt.Sprintf("%d %d\n", os.Getpid(), start)
+	return os.WriteFile(filepath.Join(s.dir(name), "refs", containerID), []byte(owner), 0o644)
 }
 
 // Release drops a container's reference to every volume it held.

@@ -18,6 +18,9 @@ import (
 func init() { register(newBuildCommand) }
 
 func newBuilder(g *globalOptions) (*build.Builder, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
 	rt, err := runtime.Open(g.Root, g.State)
 	if err != nil {
 		return nil, err
@@ -115,7 +118,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), img.ID)
 				return nil
 			}
-			p, err := loadProject(cmd, g)
+			p, err := loadProject(cmd, g, args)
 			if err != nil {
 				return err
 			}

@@ -22,11 +22,19 @@ func init() {
 	register(newLogoutCommand)
 }
 
-func openImages(g *globalOptions) (*image.Store, error) { return image.Open(g.Root) }
+func openImages(g *globalOptions) (*image.Store, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
+	return image.Open(g.Root)
+}
 
 // imageInUse reports whether any container of the root was made from the
 // image with this ID.
 func imageInUse(g *globalOptions) func(string) bool {
+	if err := g.storage(); err != nil {
+		return func(string) bool { return true }
+	}
 	rt, err := runtime.Open(g.Root, g.State)
 	if err != nil {
 		return func(string) bool { return true } // when unsure, keep

@@ -14,15 +14,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// loadProject reads the compose project the global flags point at.
-func loadProject(cmd *cobra.Command, g *globalOptions) (*project.Project, error) {
+// loadProject reads the compose project the global flags point at. args
+// are the command's arguments, of which the services it names are enabled
+// even when their profile is not.
+func loadProject(cmd *cobra.Command, g *globalOptions, args []string) (*project.Project, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return nil, err
 	}
+	stderr := cmd.ErrOrStderr()
 	p, err := project.Load(cmd.Context(), project.LoadOptions{
 		Files: g.Files, ProjectName: g.ProjectName, ProjectDir: g.ProjectDir,
 		EnvFiles: g.EnvFiles, Profiles: splitProfiles(g.Profiles), WorkingDir: wd, Stdin: cmd.InOrStdin(),
+		Services: targetedServices(cmd, args),
+		Warn:     func(msg string) { fmt.Fprintln(stderr, "berth: warning:", msg) },
 		// `config` always validates in full; the verbs that act on a
 		// project skip what an unchanged input already passed.
 		CacheDir: filepath.Join(g.State, "compose-valid"),
@@ -39,6 +44,28 @@ func loadProject(cmd *cobra.Command, g *globalOptions) (*project.Project, error)
 	return p, err
 }
 
+// targetedServices are the services a command's arguments name: the first
+// argument of run, exec and port (the rest is a command or a port), the
+// service part of cp's SERVICE:PATH, every argument of the other verbs.
+func targetedServices(cmd *cobra.Command, args []string) []string {
+	switch cmd.Name() {
+	case "run", "exec", "port":
+		if len(args) > 0 {
+			return args[:1]
+		}
+		return nil
+	case "cp":
+		var out []string
+		for _, a := range args {
+			if s, _, ok := strings.Cut(a, ":"); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return args
+}
+
 func splitProfiles(ps []string) []string {
 	var out []string
 	for _, p := range ps {
@@ -49,6 +76,9 @@ func splitProfiles(ps []string) []string {
 
 // openEngine opens berth's root for the project verbs.
 func openEngine(g *globalOptions) (*project.Engine, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
 	e, err := project.NewEngine(g.Root, g.State)
 	if err != nil {
 		return nil, err
@@ -111,7 +141,7 @@ func projectCommand(g *globalOptions, use, short string, args cobra.PositionalAr
 // withProject loads the project and opens the engine, then runs run.
 func withProject(cmd *cobra.Command, g *globalOptions, args []string,
 	run func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error) error {
-	p, err := loadProject(cmd, g)
+	p, err := loadProject(cmd, g, args)
 	if err != nil {
 		return err
 	}

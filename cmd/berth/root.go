@@ -21,6 +21,9 @@ type globalOptions struct {
 	LogLevel    string
 	Progress    string
 	Ansi        string
+
+	storageChecked bool
+	storageErr     error
 }
 
 // commandFactories are the subcommands; each command file registers its
@@ -37,6 +40,13 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// withoutStore are the commands that work without berth's root and state
+// directories, and so without root privileges.
+var withoutStore = map[string]bool{
+	"completion": true, "config": true, "help": true, "init": true, "login": true, "logout": true, "version": true,
+	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true,
 }
 
 func newRootCommand() (*cobra.Command, *globalOptions) {
@@ -65,6 +75,18 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 	f.StringVar(&g.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.StringVar(&g.Progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.StringVar(&g.Ansi, "ansi", "auto", "control characters: never, always, auto")
+	// Commands that use the store say at once when berth lacks root,
+	// before reading the compose file.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		top := cmd
+		for top.HasParent() && top.Parent() != root {
+			top = top.Parent()
+		}
+		if top == root || withoutStore[top.Name()] {
+			return nil
+		}
+		return g.storage()
+	}
 	root.SetFlagErrorFunc(flagError)
 	root.Args = unknownCommand
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }

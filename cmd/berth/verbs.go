@@ -340,6 +340,9 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Short: "List running projects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.storage(); err != nil {
+				return err
+			}
 			rt, err := runtime.Open(g.Root, g.State)
 			if err != nil {
 				return err

@@ -6,13 +6,19 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/volumes"
 	"github.com/spf13/cobra"
 )
 
 func init() { register(newVolumeCommand) }
 
-func openVolumes(g *globalOptions) (*volumes.Store, error) { return volumes.Open(g.Root) }
+func openVolumes(g *globalOptions) (*volumes.Store, error) {
+	if err := g.storage(); err != nil {
+		return nil, err
+	}
+	return project.OpenVolumes(g.Root, g.State)
+}
 
 func newVolumeCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "volume", Short: "Manage volumes"}
