@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/volumes"
 	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // Labels of anonymous volumes, so a recreated container finds its
@@ -139,11 +140,16 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 				return fail(fmt.Errorf("service %q: %s: %w", s.Name, field, err))
 			}
 			if v.Volume != nil && v.Volume.Subpath != "" {
-				sub := filepath.Join(src, filepath.Clean("/"+v.Volume.Subpath))
-				if !strings.HasPrefix(sub, src+"/") {
-					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: "subpath leaves the volume"})
+				// Containers write the volume's content: its symlinks are
+				// resolved inside the volume, never on the host.
+				sub, err := securejoin.SecureJoin(src, v.Volume.Subpath)
+				if err != nil {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: fmt.Sprintf("%q: %v", v.Volume.Subpath, err)})
 				}
-				if _, err := os.Stat(sub); err != nil {
+				if sub == src {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: "subpath is the volume itself"})
+				}
+				if _, err := os.Lstat(sub); err != nil {
 					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: fmt.Sprintf("%q does not exist in volume %s", v.Volume.Subpath, name)})
 				}
 				src = sub
