@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -68,6 +70,26 @@ func (r *Runtime) unmountRootfs(id string) error {
 	return errors.Join(errs...)
 }
 
+// makeCwd makes the working directory before the start, as Docker does,
+// inside the root file system with the image's symlinks followed there as
+// if it were /: runc alone refuses a path through a link to a directory
+// the image lacks. SecureJoin resolves dangling links too; the path it
+// gives is then made without following any link.
+func makeCwd(rootfs, cwd string) error {
+	if cwd == "" {
+		return nil
+	}
+	full, err := securejoin.SecureJoin(rootfs, cwd)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(rootfs, full)
+	if err != nil {
+		return err
+	}
+	return pathrs.MkdirAll(rootfs, rel, 0o755)
+}
+
 // instance is one run of a container's init process.
 type instance struct {
 	c       *libcontainer.Container
@@ -105,6 +127,9 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	fail := func(err error) (*instance, error) {
 		r.unmountRootfs(id)
 		return nil, err
+	}
+	if err := makeCwd(rootfs, s.Cwd); err != nil {
+		return fail(fmt.Errorf("container %s: working directory %s: %w", s.Name, s.Cwd, err))
 	}
 	cfg, err := libcontainerConfig(s, rootfs, r.dir(id))
 	if err != nil {
