@@ -201,6 +201,14 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 			}
 		}
 	}
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		om, err := ociMount(m)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, om)
+	}
 	for _, f := range etcFiles {
 		if hasMount(s, f.target) {
 			continue
@@ -208,22 +216,19 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 		if f.name == "hostname" && s.Network == NetworkHost && s.Hostname == "" {
 			continue
 		}
-		o.Mounts = append(o.Mounts, specs.Mount{Destination: f.target, Type: "bind", Source: filepath.Join(dir, f.name), Options: []string{"rbind", "rprivate"}})
-	}
-	for _, m := range s.Mounts {
-		om, err := ociMount(m)
-		if err != nil {
-			return nil, err
-		}
-		o.Mounts = append(o.Mounts, om)
+		mounts = append(mounts, specs.Mount{Destination: f.target, Type: "bind", Source: filepath.Join(dir, f.name), Options: []string{"rbind", "rprivate"}})
 	}
 	if s.Init {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("finding the berth binary for init: %w", err)
 		}
-		o.Mounts = append(o.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: exe, Options: []string{"bind", "ro"}})
+		mounts = append(mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: exe, Options: []string{"bind", "ro"}})
 	}
+	// As Docker, parents before children: a volume at /etc must not hide
+	// the /etc/hosts mounted before it.
+	slices.SortStableFunc(mounts, func(a, b specs.Mount) int { return mountDepth(a.Destination) - mountDepth(b.Destination) })
+	o.Mounts = append(o.Mounts, mounts...)
 
 	o.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}}
 	switch s.PIDNS {
@@ -288,6 +293,11 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 		res.Pids = &specs.LinuxPids{Limit: &s.PidsLimit}
 	}
 	return o, nil
+}
+
+// mountDepth counts a mount target's path elements.
+func mountDepth(target string) int {
+	return strings.Count(filepath.Clean("/"+target), "/")
 }
 
 func ociMount(m Mount) (specs.Mount, error) {
