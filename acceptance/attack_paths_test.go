@@ -381,5 +381,19 @@ volumes:
 	}
 	e.berth("exec", "-T", "reader", "touch", "/mnt/w")
 	bt.untouched()
+	// A subpath that was a directory when the reader was created and is a
+	// link when it restarts: the runtime resolves it again at the start.
+	e.must("exec", "-T", "writer", "sh", "-c", "rm /v/sub && mkdir /v/sub && echo in-volume > /v/sub/f")
+	e.must("up", "-d", "reader")
+	if out := e.must("exec", "-T", "reader", "cat", "/mnt/f"); out != "in-volume\n" {
+		t.Fatalf("the subpath's directory in the reader: %q", out)
+	}
+	e.must("exec", "-T", "writer", "sh", "-c", fmt.Sprintf("rm -r /v/sub && ln -s %s/data /v/sub", bt.Dir))
+	e.berth("restart", "-t", "1", "reader")
+	if r := e.berth("exec", "-T", "reader", "cat", "/mnt/canary"); strings.Contains(r.Stdout, bt.Canary) {
+		t.Error("a restarted container's volume subpath bound a host directory through a symlink a container wrote")
+	}
+	e.berth("exec", "-T", "reader", "touch", "/mnt/w")
+	bt.untouched()
 	e.must("down", "-v", "-t", "1")
 }
