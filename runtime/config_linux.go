@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/user"
 	_ "github.com/opencontainers/cgroups/devices" // lets the cgroup manager apply device rules
 	"github.com/opencontainers/runc/libcontainer"
@@ -389,22 +392,57 @@ type ExecUser struct {
 // ResolveUser resolves "name", "uid", "name:group" or "uid:gid" and extra
 // groups against rootfs's /etc/passwd and /etc/group, as Docker does.
 func ResolveUser(rootfs, spec string, groupAdd []string) (ExecUser, error) {
-	passwd, _ := securePath(rootfs, "/etc/passwd")
-	group, _ := securePath(rootfs, "/etc/group")
+	passwd := readInRoot(rootfs, "/etc/passwd")
+	group := readInRoot(rootfs, "/etc/group")
 	def := user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
-	eu, err := user.GetExecUserPath(spec, &def, passwd, group)
+	eu, err := user.GetExecUser(spec, &def, readerOf(passwd), readerOf(group))
 	if err != nil {
 		return ExecUser{}, fmt.Errorf("%w: user %q: %v", ErrUser, spec, err)
 	}
 	out := ExecUser{UID: eu.Uid, GID: eu.Gid, Groups: eu.Sgids, Home: eu.Home}
 	if len(groupAdd) > 0 {
-		gids, err := user.GetAdditionalGroupsPath(groupAdd, group)
+		gids, err := user.GetAdditionalGroups(groupAdd, readerOf(group))
 		if err != nil {
 			return ExecUser{}, fmt.Errorf("%w: group_add %v: %v", ErrUser, groupAdd, err)
 		}
 		out.Groups = append(out.Groups, gids...)
 	}
 	return out, nil
+}
+
+// readInRoot reads a regular file of a root file system that a running
+// container may be changing: it is opened inside rootfs, symlinks followed
+// as if rootfs were /, never on the host. Anything else (missing, not a
+// regular file, unreadable) reads as nil, which user lookups take as an
+// absent file.
+func readInRoot(rootfs, p string) []byte {
+	h, err := pathrs.OpenInRoot(rootfs, p)
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// readerOf reads b, or is no reader at all for nil.
+func readerOf(b []byte) io.Reader {
+	if b == nil {
+		return nil
+	}
+	return bytes.NewReader(b)
 }
 
 // processFor builds the libcontainer process for args in a container whose
