@@ -186,7 +186,8 @@ func TestAttackNamedVolumeTargetThroughImageSymlink(t *testing.T) {
 	e := newEnv(t)
 	bt := newBait(t)
 	e.importBusybox("bb", busybox.Options{})
-	e.writeFile("compose.yaml", "services:\n  app:\n    build: ./app\n    image: hostile\n    volumes: [store:/x/data]\nvolumes:\n  store:\n")
+	e.writeFile("conf/bound.txt", "bound\n")
+	e.writeFile("compose.yaml", "services:\n  app:\n    build: ./app\n    image: hostile\n    volumes: [store:/x/data, ./conf:/x/bind]\n    tmpfs: [/x/tmp]\nvolumes:\n  store:\n")
 	e.buildHostile(fmt.Sprintf("FROM bb\nRUN ln -s %s /x\nCMD [\"sleep\", \"1000\"]\n", bt.Dir), nil)
 	e.must("up", "-d")
 	if found := filesWith(t, filepath.Join(e.Root, "volumes"), []byte(bt.Canary)); len(found) > 0 {
@@ -201,6 +202,11 @@ func TestAttackNamedVolumeTargetThroughImageSymlink(t *testing.T) {
 	if r := e.berth("exec", "-T", "app", "cat", "/x/data/canary"); strings.Contains(r.Stdout, bt.Canary) {
 		t.Error("the container reads the host's file through the image's symlink")
 	}
+	// Bind and tmpfs targets through the same link land in the container.
+	if out := e.must("exec", "-T", "app", "cat", bt.Dir+"/bind/bound.txt"); out != "bound\n" {
+		t.Errorf("bind through the image's symlink: %q", out)
+	}
+	e.must("exec", "-T", "app", "sh", "-c", "echo x > /x/tmp/t && grep -q ' "+bt.Dir+"/tmp tmpfs ' /proc/mounts")
 	bt.untouched()
 	e.must("down", "-v", "-t", "1")
 }
