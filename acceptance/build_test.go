@@ -92,3 +92,28 @@ func TestDockerfileErrorNamesLine(t *testing.T) {
 		t.Errorf("failing RUN: %d %s", r.Code, r.Stderr)
 	}
 }
+
+// The Flask tutorial's Dockerfile: COPY of a file to an existing directory
+// without a trailing slash puts the file in it (it once replaced /code).
+const flaskShaped = `FROM bb
+WORKDIR /code
+COPY requirements.txt /code
+RUN ls /code > /listing
+COPY . .
+COPY requirements.txt /tmp/
+CMD ["sh", "-c", "cat /listing; ls /code; stat -c '%a' /tmp"]
+`
+
+func TestBuildCopyIntoWorkdirAsDocker(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("app/Dockerfile", flaskShaped)
+	e.writeFile("app/requirements.txt", "flask\n")
+	e.writeFile("app/app.py", "print('hi')\n")
+	e.writeFile("compose.yaml", "services:\n  web:\n    build: ./app\n    image: built/flask\n")
+	e.must("build")
+	out := e.must("run", "--rm", "-T", "web")
+	if want := "requirements.txt\nDockerfile\napp.py\nrequirements.txt\n1777\n"; out != want {
+		t.Errorf("the built image ran %q, want %q", out, want)
+	}
+}

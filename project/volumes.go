@@ -14,6 +14,7 @@ import (
 	"github.com/berthdev/berth/volumes"
 	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
+	securejoin "github.com/cyphar/filepath-securejoin"
 )
 
 // Labels of anonymous volumes, so a recreated container finds its
@@ -138,21 +139,29 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 			if err != nil {
 				return fail(fmt.Errorf("service %q: %s: %w", s.Name, field, err))
 			}
+			m := runtime.Mount{Type: "bind", Source: src, Target: v.Target, ReadOnly: v.ReadOnly}
 			if v.Volume != nil && v.Volume.Subpath != "" {
-				sub := filepath.Join(src, filepath.Clean("/"+v.Volume.Subpath))
-				if !strings.HasPrefix(sub, src+"/") {
-					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: "subpath leaves the volume"})
+				// The runtime resolves the subpath again at each start;
+				// this check only refuses a wrong one before anything runs.
+				// Containers write the volume's content: its symlinks are
+				// resolved inside the volume, never on the host.
+				sub, err := securejoin.SecureJoin(src, v.Volume.Subpath)
+				if err != nil {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: fmt.Sprintf("%q: %v", v.Volume.Subpath, err)})
 				}
-				if _, err := os.Stat(sub); err != nil {
+				if sub == src {
+					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: "subpath is the volume itself"})
+				}
+				if _, err := os.Lstat(sub); err != nil {
 					return fail(&ValidationError{Service: s.Name, Field: field + ".volume.subpath", Msg: fmt.Sprintf("%q does not exist in volume %s", v.Volume.Subpath, name)})
 				}
-				src = sub
+				m.Subpath = v.Volume.Subpath
 			}
 			if err := e.Volumes.Acquire(name, spec.ID); err != nil {
 				return fail(err)
 			}
 			_ = anonymous
-			add(runtime.Mount{Type: "bind", Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
+			add(m)
 		default:
 			return fail(&ValidationError{Service: s.Name, Field: field + ".type", Msg: fmt.Sprintf("%q is not supported by berth (bind, volume, tmpfs)", v.Type)})
 		}

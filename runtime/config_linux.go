@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/user"
 	_ "github.com/opencontainers/cgroups/devices" // lets the cgroup manager apply device rules
 	"github.com/opencontainers/runc/libcontainer"
@@ -201,6 +204,14 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 			}
 		}
 	}
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		om, err := ociMount(m)
+		if err != nil {
+			return nil, err
+		}
+		mounts = append(mounts, om)
+	}
 	for _, f := range etcFiles {
 		if hasMount(s, f.target) {
 			continue
@@ -208,22 +219,19 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 		if f.name == "hostname" && s.Network == NetworkHost && s.Hostname == "" {
 			continue
 		}
-		o.Mounts = append(o.Mounts, specs.Mount{Destination: f.target, Type: "bind", Source: filepath.Join(dir, f.name), Options: []string{"rbind", "rprivate"}})
-	}
-	for _, m := range s.Mounts {
-		om, err := ociMount(m)
-		if err != nil {
-			return nil, err
-		}
-		o.Mounts = append(o.Mounts, om)
+		mounts = append(mounts, specs.Mount{Destination: f.target, Type: "bind", Source: filepath.Join(dir, f.name), Options: []string{"rbind", "rprivate"}})
 	}
 	if s.Init {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("finding the berth binary for init: %w", err)
 		}
-		o.Mounts = append(o.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: exe, Options: []string{"bind", "ro"}})
+		mounts = append(mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: exe, Options: []string{"bind", "ro"}})
 	}
+	// As Docker, parents before children: a volume at /etc must not hide
+	// the /etc/hosts mounted before it.
+	slices.SortStableFunc(mounts, func(a, b specs.Mount) int { return mountDepth(a.Destination) - mountDepth(b.Destination) })
+	o.Mounts = append(o.Mounts, mounts...)
 
 	o.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace}}
 	switch s.PIDNS {
@@ -288,6 +296,11 @@ func ociSpec(s *Spec, rootfs, dir string) (*specs.Spec, error) {
 		res.Pids = &specs.LinuxPids{Limit: &s.PidsLimit}
 	}
 	return o, nil
+}
+
+// mountDepth counts a mount target's path elements.
+func mountDepth(target string) int {
+	return strings.Count(filepath.Clean("/"+target), "/")
 }
 
 func ociMount(m Mount) (specs.Mount, error) {
@@ -379,22 +392,57 @@ type ExecUser struct {
 // ResolveUser resolves "name", "uid", "name:group" or "uid:gid" and extra
 // groups against rootfs's /etc/passwd and /etc/group, as Docker does.
 func ResolveUser(rootfs, spec string, groupAdd []string) (ExecUser, error) {
-	passwd, _ := securePath(rootfs, "/etc/passwd")
-	group, _ := securePath(rootfs, "/etc/group")
+	passwd := readInRoot(rootfs, "/etc/passwd")
+	group := readInRoot(rootfs, "/etc/group")
 	def := user.ExecUser{Uid: 0, Gid: 0, Home: "/"}
-	eu, err := user.GetExecUserPath(spec, &def, passwd, group)
+	eu, err := user.GetExecUser(spec, &def, readerOf(passwd), readerOf(group))
 	if err != nil {
 		return ExecUser{}, fmt.Errorf("%w: user %q: %v", ErrUser, spec, err)
 	}
 	out := ExecUser{UID: eu.Uid, GID: eu.Gid, Groups: eu.Sgids, Home: eu.Home}
 	if len(groupAdd) > 0 {
-		gids, err := user.GetAdditionalGroupsPath(groupAdd, group)
+		gids, err := user.GetAdditionalGroups(groupAdd, readerOf(group))
 		if err != nil {
 			return ExecUser{}, fmt.Errorf("%w: group_add %v: %v", ErrUser, groupAdd, err)
 		}
 		out.Groups = append(out.Groups, gids...)
 	}
 	return out, nil
+}
+
+// readInRoot reads a regular file of a root file system that a running
+// container may be changing: it is opened inside rootfs, symlinks followed
+// as if rootfs were /, never on the host. Anything else (missing, not a
+// regular file, unreadable) reads as nil, which user lookups take as an
+// absent file.
+func readInRoot(rootfs, p string) []byte {
+	h, err := pathrs.OpenInRoot(rootfs, p)
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 16<<20))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// readerOf reads b, or is no reader at all for nil.
+func readerOf(b []byte) io.Reader {
+	if b == nil {
+		return nil
+	}
+	return bytes.NewReader(b)
 }
 
 // processFor builds the libcontainer process for args in a container whose

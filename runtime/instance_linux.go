@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -58,6 +60,12 @@ func (r *Runtime) unmountRootfs(id string) error {
 	if err != nil {
 		return err
 	}
+	// A start that died between pinning a subpath and releasing it.
+	pins, err := mountinfo.GetMounts(mountinfo.PrefixFilter(filepath.Join(r.dir(id), "subpaths")))
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, pins...)
 	slices.SortFunc(mounts, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
 	var errs []error
 	for _, m := range mounts {
@@ -66,6 +74,88 @@ func (r *Runtime) unmountRootfs(id string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// makeCwd makes the working directory before the start, as Docker does,
+// inside the root file system with the image's symlinks followed there as
+// if it were /: runc alone refuses a path through a link to a directory
+// the image lacks. SecureJoin resolves dangling links too; the path it
+// gives is then made without following any link.
+func makeCwd(rootfs, cwd string) error {
+	if cwd == "" {
+		return nil
+	}
+	full, err := securejoin.SecureJoin(rootfs, cwd)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(rootfs, full)
+	if err != nil {
+		return err
+	}
+	return pathrs.MkdirAll(rootfs, rel, 0o755)
+}
+
+// pinSubpaths returns s with each bind that has a Subpath replaced by a
+// bind of what the Subpath resolves to inside its source: it is opened
+// inside the source (symlinks followed as if the source were /) and
+// bind-mounted, through the descriptor that opening gave, at a private
+// path in the container's directory, which runc then mounts. A link that
+// a container puts in the volume, before or during the start, leads
+// nowhere else. release unmounts the pinned paths.
+func (r *Runtime) pinSubpaths(id string, s *Spec) (*Spec, func(), error) {
+	var pinned []string
+	release := func() {
+		for _, p := range pinned {
+			unix.Unmount(p, unix.MNT_DETACH)
+			os.Remove(p)
+		}
+	}
+	out := *s
+	out.Mounts = slices.Clone(s.Mounts)
+	for i, m := range out.Mounts {
+		if m.Subpath == "" {
+			continue
+		}
+		p, err := pinSubpath(filepath.Join(r.dir(id), "subpaths"), i, m)
+		if err != nil {
+			release()
+			return nil, nil, fmt.Errorf("mount %s: subpath %s: %w", m.Target, m.Subpath, err)
+		}
+		pinned = append(pinned, p)
+		out.Mounts[i].Source, out.Mounts[i].Subpath = p, ""
+	}
+	return &out, release, nil
+}
+
+func pinSubpath(dir string, i int, m Mount) (string, error) {
+	f, err := pathrs.OpenInRoot(m.Source, m.Subpath)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, fmt.Sprint(i))
+	os.Remove(p)
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.Mkdir(p, 0o700)
+	} else {
+		err = os.WriteFile(p, nil, 0o600)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		os.Remove(p)
+		return "", err
+	}
+	return p, nil
 }
 
 // instance is one run of a container's init process.
@@ -106,7 +196,16 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 		r.unmountRootfs(id)
 		return nil, err
 	}
-	cfg, err := libcontainerConfig(s, rootfs, r.dir(id))
+	if err := makeCwd(rootfs, s.Cwd); err != nil {
+		return fail(fmt.Errorf("container %s: working directory %s: %w", s.Name, s.Cwd, err))
+	}
+	pinned, release, err := r.pinSubpaths(id, s)
+	if err != nil {
+		return fail(fmt.Errorf("container %s: %w", s.Name, err))
+	}
+	// Once runc has made its mounts, the pinned ones are not needed.
+	defer release()
+	cfg, err := libcontainerConfig(pinned, rootfs, r.dir(id))
 	if err != nil {
 		return fail(err)
 	}

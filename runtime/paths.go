@@ -1,9 +1,5 @@
 package runtime
 
-import (
-	securejoin "github.com/cyphar/filepath-securejoin"
-)
-
 // InitPath is where berth's minimal init is mounted in containers that ask
 // for `init: true`.
 const InitPath = "/dev/init"
@@ -12,8 +8,6 @@ const InitPath = "/dev/init"
 // container's monitor; the CLI (and test binaries) must dispatch it to
 // RunMonitor.
 const MonitorCommand = "container-monitor"
-
-func securePath(root, p string) (string, error) { return securejoin.SecureJoin(root, p) }
 
 func shortID(id string) string {
 	if len(id) > 12 {

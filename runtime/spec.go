@@ -37,7 +37,8 @@ type Spec struct {
 	Hostname   string
 	Domainname string
 
-	// Mounts are applied in order after the root filesystem.
+	// Mounts are applied after the root filesystem, parents before
+	// children (by depth, in order otherwise).
 	Mounts []Mount
 
 	// Network selects the network namespace: NetworkPrivate (a new one
@@ -116,6 +117,11 @@ type Mount struct {
 	Options []string
 	// Propagation is "", "rprivate", "rshared", "rslave", ...
 	Propagation string
+	// Subpath, for a bind whose Source is a volume's directory, is what
+	// inside the volume to mount. Containers write volumes, so it is
+	// resolved inside Source at every start, never on the host, and what
+	// it resolved to is what gets mounted.
+	Subpath string `json:",omitempty"`
 }
 
 // Ulimit is one resource limit, as setrlimit takes it.

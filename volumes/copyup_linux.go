@@ -1,25 +1,32 @@
 package volumes
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
-// CopyUp fills an empty volume directory with what the image has at path,
+// CopyUp fills an empty volume directory with what the image has at target,
 // keeping owners, modes, times, symlinks and extended attributes, as
 // Docker does on a volume's first use. layers are the image's snapshot
 // directories, lowest first, with overlay whiteouts; the merged view is
 // read by mounting them read-only for the copy. Nothing is copied when the
 // image has nothing there, or when the volume is not empty.
-func CopyUp(dst string, layers []string, path string) error {
+//
+// The image is not trusted: target is resolved inside the image, its
+// symlinks followed as if the image's root were / (where the container
+// will see the mount), and the copy never follows a symlink, so no link in
+// the image can make it read the host's files.
+func CopyUp(dst string, layers []string, target string) error {
 	if len(layers) == 0 {
 		return nil
 	}
@@ -48,69 +55,97 @@ func CopyUp(dst string, layers []string, path string) error {
 		return fmt.Errorf("reading the image for copy-up: %w", err)
 	}
 	defer unix.Unmount(view, unix.MNT_DETACH)
-	src := filepath.Join(view, filepath.Clean("/"+path))
+	return copyUpFrom(view, target, dst)
+}
+
+// copyUpFrom copies target, resolved inside the image root view, into the
+// empty directory dst.
+func copyUpFrom(view, target, dst string) error {
+	// The view is read-only and nothing else changes the layers under it,
+	// so the symlink-free path SecureJoin gives stays that way.
+	src, err := securejoin.SecureJoin(view, target)
+	if err != nil {
+		return fmt.Errorf("resolving %s in the image: %w", target, err)
+	}
 	fi, err := os.Lstat(src)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
+	if err != nil || !fi.IsDir() {
+		// Nothing there, or not a directory: Docker copies nothing either.
 		return nil
 	}
+	from, err := os.OpenRoot(src)
 	if err != nil {
 		return err
 	}
-	if err := copyTree(src, dst); err != nil {
-		return fmt.Errorf("copying %s from the image into the volume: %w", path, err)
+	defer from.Close()
+	to, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	c := copier{from: from, fromDir: src, to: to}
+	if err := c.tree(); err != nil {
+		return fmt.Errorf("copying %s from the image into the volume: %w", target, err)
 	}
 	// The volume's root takes the owner and mode of the image's directory.
-	return copyMeta(src, dst, fi)
+	return c.meta(".", fi)
 }
 
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+// copier copies a tree between two roots without following symlinks in
+// either: every name is looked up inside its root, and entries are created
+// with O_EXCL semantics in the empty destination.
+type copier struct {
+	from    *os.Root
+	fromDir string // from's path on the host, for reading extended attributes
+	to      *os.Root
+}
+
+func (c copier) tree() error {
+	// fs.WalkDir descends only into entries whose directory entry type
+	// is a directory, so a symlink to a directory is copied as a symlink.
+	return fs.WalkDir(c.from.FS(), ".", func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == "." {
+		if p == "." {
 			return nil
 		}
-		target := filepath.Join(dst, rel)
-		fi, err := os.Lstat(p)
+		fi, err := c.from.Lstat(p)
 		if err != nil {
 			return err
 		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
+			link, err := c.from.Readlink(p)
 			if err != nil {
 				return err
 			}
-			if err := os.Symlink(link, target); err != nil {
+			if err := c.to.Symlink(link, p); err != nil {
 				return err
 			}
 		case fi.IsDir():
-			if err := os.Mkdir(target, 0o700); err != nil {
+			if err := c.to.Mkdir(p, 0o700); err != nil {
 				return err
 			}
 		case fi.Mode().IsRegular():
-			if err := copyFile(p, target); err != nil {
+			if err := c.file(p); err != nil {
 				return err
 			}
 		default:
-			st := fi.Sys().(*syscall.Stat_t)
-			if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
+			if err := c.node(p, fi); err != nil {
 				return err
 			}
 		}
-		return copyMeta(p, target, fi)
+		return c.meta(p, fi)
 	})
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+func (c copier) file(p string) error {
+	in, err := c.from.Open(p)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := c.to.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -121,23 +156,53 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// copyMeta copies owner, mode, extended attributes and times.
-func copyMeta(src, dst string, fi fs.FileInfo) error {
-	st := fi.Sys().(*syscall.Stat_t)
-	if err := os.Lchown(dst, int(st.Uid), int(st.Gid)); err != nil {
+// node makes a device node, FIFO or socket, relative to its parent's
+// descriptor in the destination.
+func (c copier) node(p string, fi fs.FileInfo) error {
+	dir, err := c.to.Open(path.Dir(p))
+	if err != nil {
 		return err
 	}
-	if fi.Mode()&fs.ModeSymlink == 0 {
-		if err := os.Chmod(dst, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
-			return err
-		}
-		copyXattrs(src, dst)
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+	defer dir.Close()
+	st := fi.Sys().(*syscall.Stat_t)
+	return unix.Mknodat(int(dir.Fd()), path.Base(p), st.Mode, int(st.Rdev))
 }
 
-func copyXattrs(src, dst string) {
+// meta copies owner, mode, extended attributes and times.
+func (c copier) meta(p string, fi fs.FileInfo) error {
+	st := fi.Sys().(*syscall.Stat_t)
+	if err := c.to.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(st.Atim.Nano()), unix.NsecToTimespec(st.Mtim.Nano())}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		dir, err := c.to.Open(path.Dir(p))
+		if err != nil {
+			return err
+		}
+		defer dir.Close()
+		return unix.UtimesNanoAt(int(dir.Fd()), path.Base(p), ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	// Chmod after chown: a chown clears the setuid and setgid bits.
+	if err := c.to.Chmod(p, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	if fi.IsDir() || fi.Mode().IsRegular() {
+		// Opening a FIFO or a device could block or act on hardware, so
+		// only files and directories keep their extended attributes.
+		f, err := c.to.Open(p)
+		if err != nil {
+			return err
+		}
+		copyXattrs(filepath.Join(c.fromDir, p), f)
+		f.Close()
+	}
+	return c.to.Chtimes(p, timeOf(ts[0]), timeOf(ts[1]))
+}
+
+// copyXattrs copies the extended attributes of src (a path in the
+// read-only image view, whose directories are all real) to dst.
+func copyXattrs(src string, dst *os.File) {
 	buf := make([]byte, 4096)
 	n, err := unix.Llistxattr(src, buf)
 	if err != nil || n <= 0 {
@@ -149,7 +214,9 @@ func copyXattrs(src, dst string) {
 		}
 		val := make([]byte, 4096)
 		if m, err := unix.Lgetxattr(src, name, val); err == nil {
-			unix.Lsetxattr(dst, name, val[:m], 0)
+			unix.Fsetxattr(int(dst.Fd()), name, val[:m], 0)
 		}
 	}
 }
+
+func timeOf(ts unix.Timespec) time.Time { return time.Unix(ts.Unix()) }

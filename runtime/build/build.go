@@ -4,9 +4,18 @@
 // each stage is executed step by step: RUN in a container over the image
 // built so far (its overlay upper directory becomes the step's layer),
 // COPY and ADD as layers written straight from the build context, and the
-// metadata instructions as changes to the image configuration. A step
-// whose parent, instruction, arguments and input files are unchanged
-// reuses its earlier result from a cache under <root>/build-cache.
+// metadata instructions as changes to the image configuration.
+//
+// Paths are resolved as Docker resolves them, each inside its own root:
+// COPY's sources in the context (or the stage or image of --from), and
+// COPY's, ADD's and WORKDIR's destinations in the stage's file system,
+// mounted read-only for the step, symlinks followed as if that root were
+// /. Nothing an image, a stage or a context holds can lead the builder to
+// the host's files.
+//
+// A step whose parent, instruction, arguments and input files are
+// unchanged reuses its earlier result from a cache under
+// <root>/build-cache.
 package build
 
 import (

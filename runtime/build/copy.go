@@ -5,19 +5,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berthdev/berth/runtime"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -70,21 +67,15 @@ func (ig *ignoreRules) excluded(rel string) bool {
 	return ok
 }
 
-// copySource is one file to put in a COPY layer.
-type copySource struct {
-	abs  string // on the host (or in a mounted stage root)
-	dest string // path in the image
-	fi   fs.FileInfo
-}
-
 // copyStep runs COPY or ADD: sources from the context (or a stage, an
-// image, an additional context) become one layer.
+// image, an additional context) become one layer, placed in the stage as
+// Docker places them (see placer).
 func (r *run) copyStep(ctx context.Context, stage int, sr *stageResult, sd instructions.SourcesAndDest, from, chown, chmod string, add bool, text string) error {
-	root := r.opts.Context
-	useIgnore := true
-	var cleanup func()
+	root, where := r.opts.Context, "the build context"
+	ig := r.ignore
 	if from != "" {
-		useIgnore = false
+		ig = nil
+		where = from
 		if p, ok := r.opts.AdditionalContexts[from]; ok {
 			root = p
 		} else {
@@ -92,37 +83,26 @@ func (r *run) copyStep(ctx context.Context, stage int, sr *stageResult, sd instr
 			if err != nil {
 				return fmt.Errorf("%s: COPY --from=%s: %w", r.file, from, err)
 			}
-			root, cleanup = dir, done
+			defer done()
+			root = dir
 		}
 	}
-	if cleanup != nil {
-		defer cleanup()
-	}
-	dest := sd.DestPath
-	if !path.IsAbs(dest) {
-		dest = path.Join("/", sr.cfg.Config.WorkingDir, dest)
-		if strings.HasSuffix(sd.DestPath, "/") || sd.DestPath == "." {
-			dest += "/"
-		}
-	}
-	if len(sd.SourcePaths)+len(sd.SourceContents) > 1 && !strings.HasSuffix(sd.DestPath, "/") && sd.DestPath != "." {
-		return fmt.Errorf("%s: %s: with more than one source, the destination must be a directory and end with a /", r.file, text)
-	}
-	var srcs []copySource
-	var remote []string
+	dest := copyDest(sr.cfg.Config.WorkingDir, sd.DestPath)
+	var srcs []*source
+	defer func() { closeSources(srcs) }()
 	for _, s := range sd.SourcePaths {
 		if add && (strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
-			remote = append(remote, s)
+			srcs = append(srcs, &source{name: urlName(s), url: s})
 			continue
 		}
-		found, err := matchSources(root, s, dest, len(sd.SourcePaths) > 1, useIgnore, r.ignore)
+		found, err := findSources(root, s, where, ig)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", r.file, text, err)
 		}
 		srcs = append(srcs, found...)
 	}
 	for _, c := range sd.SourceContents {
-		srcs = append(srcs, copySource{dest: path.Join(dest, c.Path), abs: "inline:" + c.Data})
+		srcs = append(srcs, &source{name: c.Path, data: []byte(c.Data)})
 	}
 	uid, gid := -1, -1
 	if chown != "" {
@@ -144,172 +124,83 @@ func (r *run) copyStep(ctx context.Context, stage int, sr *stageResult, sd instr
 	if err != nil {
 		return err
 	}
-	key := hashKey(sr.key, text, sum, strings.Join(remote, ","), strconv.Itoa(uid), strconv.Itoa(gid), strconv.FormatInt(mode, 8))
+	key := hashKey(sr.key, text, sum, strconv.Itoa(uid), strconv.Itoa(gid), strconv.FormatInt(mode, 8))
 	return r.layerStep(ctx, sr, key, func() (io.Reader, error) {
-		return copyLayer(srcs, remote, dest, uid, gid, mode, add)
+		view, done, err := r.stageView(ctx, sr)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		rd, err := copyLayer(view, srcs, dest, uid, gid, mode, add)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", r.file, text, err)
+		}
+		return rd, nil
 	})
 }
 
-// matchSources expands one source (a path or glob, relative to root) into
-// files and trees, with their destinations as Docker places them.
-func matchSources(root, src, dest string, many, useIgnore bool, ig *ignoreRules) ([]copySource, error) {
-	clean := path.Clean("/" + src)
-	matches, err := filepath.Glob(filepath.Join(root, clean))
-	if err != nil {
-		return nil, err
+// copyDest is COPY's destination in the image: a relative one is under
+// WORKDIR, and "." or "" is WORKDIR itself, as a directory. A trailing /
+// is kept: it makes the destination a directory.
+func copyDest(workdir, dest string) string {
+	if path.IsAbs(dest) {
+		return dest
 	}
-	if len(matches) == 0 {
-		return nil, fmt.Errorf("%s: no such file or directory in the build context", src)
+	d := path.Join("/", workdir, dest)
+	if strings.HasSuffix(dest, "/") || dest == "." || dest == "" {
+		d = strings.TrimSuffix(d, "/") + "/"
 	}
-	dirDest := strings.HasSuffix(dest, "/") || many || len(matches) > 1
-	var out []copySource
-	for _, m := range matches {
-		rel, _ := filepath.Rel(root, m)
-		if useIgnore && ig.excluded(rel) && rel != "." {
-			continue
-		}
-		fi, err := os.Lstat(m)
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			d := dest
-			if dirDest {
-				d = path.Join(dest, fi.Name())
-			}
-			out = append(out, copySource{abs: m, dest: d, fi: fi})
-			continue
-		}
-		// A directory's contents are copied, not the directory itself.
-		err = filepath.Walk(m, func(p string, pfi fs.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			prel, _ := filepath.Rel(root, p)
-			if useIgnore && prel != "." && ig.excluded(prel) {
-				if pfi.IsDir() {
-					return nil // an exception may re-include something below
-				}
-				return nil
-			}
-			inner, _ := filepath.Rel(m, p)
-			out = append(out, copySource{abs: p, dest: path.Join(dest, filepath.ToSlash(inner)), fi: pfi})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].dest < out[j].dest })
-	return out, nil
+	return d
 }
 
-// hashSources digests paths, modes and contents: a changed file changes
-// the step's cache key.
-func hashSources(srcs []copySource) (string, error) {
-	h := sha256.New()
-	for _, s := range srcs {
-		fmt.Fprintf(h, "%s\x00", s.dest)
-		if strings.HasPrefix(s.abs, "inline:") {
-			h.Write([]byte(s.abs))
-			continue
-		}
-		fmt.Fprintf(h, "%o\x00", s.fi.Mode())
-		switch {
-		case s.fi.Mode().IsRegular():
-			f, err := os.Open(s.abs)
-			if err != nil {
-				return "", err
-			}
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return "", err
-			}
-		case s.fi.Mode()&fs.ModeSymlink != 0:
-			l, _ := os.Readlink(s.abs)
-			h.Write([]byte(l))
+// urlName is the file name ADD gives a download in a destination
+// directory: the URL path's last element.
+func urlName(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		if b := path.Base(p.Path); b != "." && b != "/" {
+			return b
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return "__unnamed__"
 }
 
-// copyLayer writes the sources as a layer tar.
-func copyLayer(srcs []copySource, remote []string, dest string, uid, gid int, mode int64, add bool) (io.Reader, error) {
+// copyLayer writes the sources as a layer over the stage whose file
+// system is mounted at view.
+func copyLayer(view string, srcs []*source, dest string, uid, gid int, mode int64, add bool) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	owner := func(h *tar.Header) {
-		if uid >= 0 {
-			h.Uid, h.Gid, h.Uname, h.Gname = uid, gid, "", ""
-		} else {
-			h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+	pl := newPlacer(view, tw, uid, gid, mode)
+	intoDir := false
+	if len(srcs) > 1 && !strings.HasSuffix(dest, "/") {
+		// Docker's rule; BuildKit also copies into a directory that
+		// exists already.
+		d, err := pl.resolve(dest)
+		if err != nil {
+			return nil, err
 		}
-		if mode >= 0 && h.Typeflag != tar.TypeSymlink {
-			h.Mode = mode
+		if !pl.isDir(d) {
+			return nil, fmt.Errorf("with more than one source, the destination must be a directory and end with a /")
 		}
+		intoDir = true
 	}
 	for _, s := range srcs {
-		name := strings.TrimPrefix(s.dest, "/")
-		if strings.HasPrefix(s.abs, "inline:") {
-			data := strings.TrimPrefix(s.abs, "inline:")
-			h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: time.Now()}
-			owner(h)
-			tw.WriteHeader(h)
-			tw.Write([]byte(data))
-			continue
+		var err error
+		switch {
+		case s.url != "":
+			err = pl.download(dest, s, intoDir)
+		case s.fi == nil:
+			h := &tar.Header{Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(s.data)), ModTime: pl.now}
+			err = pl.file(dest, s.name, intoDir, h, bytes.NewReader(s.data))
+		case s.isDir():
+			err = pl.tree(dest, s)
+		case add && s.fi.Mode().IsRegular() && isArchive(s):
+			err = pl.unpack(dest, s)
+		default:
+			err = pl.single(dest, s, intoDir)
 		}
-		if add && s.fi.Mode().IsRegular() && isArchive(s.abs) {
-			if err := extractInto(tw, s.abs, strings.TrimPrefix(path.Dir(s.dest)+"/", "/"), dest); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		link := ""
-		if s.fi.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(s.abs)
-		}
-		h, err := tar.FileInfoHeader(s.fi, link)
 		if err != nil {
 			return nil, err
 		}
-		h.Name = name
-		if s.fi.IsDir() {
-			h.Name += "/"
-		}
-		owner(h)
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if s.fi.Mode().IsRegular() {
-			f, err := os.Open(s.abs)
-			if err != nil {
-				return nil, err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	for _, u := range remote {
-		resp, err := http.Get(u)
-		if err != nil {
-			return nil, fmt.Errorf("ADD %s: %w", u, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			return nil, fmt.Errorf("ADD %s: status %d %v", u, resp.StatusCode, err)
-		}
-		name := strings.TrimPrefix(dest, "/")
-		if strings.HasSuffix(dest, "/") {
-			name += path.Base(u)
-		}
-		h := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Now()}
-		owner(h)
-		tw.WriteHeader(h)
-		tw.Write(body)
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
@@ -317,8 +208,125 @@ func copyLayer(srcs []copySource, remote []string, dest string, uid, gid int, mo
 	return &buf, nil
 }
 
-func isArchive(p string) bool {
-	f, err := os.Open(p)
+// header is a copied entry's tar header, with --chown and --chmod.
+func (pl *placer) header(s *source, rel string, fi fs.FileInfo) (*tar.Header, error) {
+	link := ""
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		l, err := s.readlink(rel)
+		if err != nil {
+			return nil, err
+		}
+		link = l
+	}
+	h, err := tar.FileInfoHeader(fi, link)
+	if err != nil {
+		return nil, err
+	}
+	pl.own(h)
+	pl.chmod(h)
+	return h, nil
+}
+
+// file writes one file (name, header, body) for the destination dest.
+func (pl *placer) file(dest, name string, intoDir bool, h *tar.Header, body io.Reader) error {
+	t, err := pl.target(dest, name, intoDir)
+	if err != nil {
+		return err
+	}
+	return pl.put(t, h, body)
+}
+
+// single copies a file source.
+func (pl *placer) single(dest string, s *source, intoDir bool) error {
+	h, err := pl.header(s, "", s.fi)
+	if err != nil {
+		return err
+	}
+	var body io.Reader
+	if s.fi.Mode().IsRegular() {
+		f, err := s.open("")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		body = f
+	}
+	return pl.file(dest, s.name, intoDir, h, body)
+}
+
+// tree copies a directory source's contents (not the directory itself)
+// into dest, merging with what the stage has there.
+func (pl *placer) tree(dest string, s *source) error {
+	d, err := pl.resolve(dest)
+	if err != nil {
+		return err
+	}
+	top, err := pl.header(s, "", s.fi)
+	if err != nil {
+		return err
+	}
+	if err := pl.dir(d, top, false); err != nil {
+		return err
+	}
+	for _, e := range s.entries {
+		p := path.Join(d, e.rel)
+		h, err := pl.header(s, e.rel, e.fi)
+		if err != nil {
+			return err
+		}
+		if e.fi.IsDir() {
+			// An existing directory (or a link to one) is merged into.
+			rp, err := pl.resolve(p)
+			if err != nil {
+				return err
+			}
+			if err := pl.dir(rp, h, false); err != nil {
+				return err
+			}
+			continue
+		}
+		rp, err := pl.resolveParent(p)
+		if err != nil {
+			return err
+		}
+		var body io.Reader
+		var f *os.File
+		if e.fi.Mode().IsRegular() {
+			if f, err = s.open(e.rel); err != nil {
+				return err
+			}
+			body = f
+		}
+		err = pl.put(rp, h, body)
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// download fetches ADD's URL into dest; the file is 0600, as in Docker.
+func (pl *placer) download(dest string, s *source, intoDir bool) error {
+	resp, err := http.Get(s.url)
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", s.url, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		return fmt.Errorf("ADD %s: status %d %v", s.url, resp.StatusCode, err)
+	}
+	h := &tar.Header{Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(body)), ModTime: pl.now}
+	pl.own(h)
+	pl.chmod(h)
+	return pl.file(dest, s.name, intoDir, h, bytes.NewReader(body))
+}
+
+func isArchive(s *source) bool {
+	f, err := s.open("")
 	if err != nil {
 		return false
 	}
@@ -332,9 +340,11 @@ func isArchive(p string) bool {
 	return err == nil
 }
 
-// extractInto copies a local archive's entries under dir (ADD's unpacking).
-func extractInto(tw *tar.Writer, p, dir, dest string) error {
-	f, err := os.Open(p)
+// unpack is ADD of a local archive: its entries go under dest, always a
+// directory, as tar -x would put them there (an archive's directory
+// replaces the metadata of one the stage has).
+func (pl *placer) unpack(dest string, s *source) error {
+	f, err := s.open("")
 	if err != nil {
 		return err
 	}
@@ -344,7 +354,13 @@ func extractInto(tw *tar.Writer, p, dir, dest string) error {
 		return err
 	}
 	defer rd.Close()
-	base := strings.TrimPrefix(strings.TrimSuffix(dest, "/"), "/")
+	d, err := pl.resolve(dest)
+	if err != nil {
+		return err
+	}
+	if err := pl.dir(d, nil, false); err != nil {
+		return err
+	}
 	tr := tar.NewReader(rd)
 	for {
 		h, err := tr.Next()
@@ -354,24 +370,79 @@ func extractInto(tw *tar.Writer, p, dir, dest string) error {
 		if err != nil {
 			return err
 		}
-		clean := path.Clean("/" + h.Name)
-		h.Name = strings.TrimPrefix(path.Join(base, clean), "/")
-		if err := tw.WriteHeader(h); err != nil {
+		name := path.Clean("/" + h.Name)
+		if name == "/" {
+			continue
+		}
+		if pl.uid >= 0 {
+			pl.own(h)
+		}
+		if h.Typeflag == tar.TypeDir {
+			rp, err := pl.resolve(path.Join(d, name))
+			if err != nil {
+				return err
+			}
+			if err := pl.dir(rp, h, true); err != nil {
+				return err
+			}
+			continue
+		}
+		rp, err := pl.resolveParent(path.Join(d, name))
+		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
+		if h.Typeflag == tar.TypeLink {
+			lp, err := pl.resolveParent(path.Join(d, path.Clean("/"+h.Linkname)))
+			if err != nil {
+				return err
+			}
+			h.Linkname = strings.TrimPrefix(lp, "/")
+		}
+		if err := pl.put(rp, h, tr); err != nil {
 			return err
 		}
 	}
 }
 
-// dirLayer is a layer that only makes a directory (WORKDIR).
-func dirLayer(dir string) (io.Reader, error) {
+// workdirLayer makes WORKDIR's directory, as BuildKit's mkdir -p in the
+// stage: the image's symlinks are followed, and what is made belongs to
+// the stage's USER.
+func workdirLayer(view, dir string, uid, gid int) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(dir, "/") + "/", Mode: 0o755, Typeflag: tar.TypeDir, ModTime: time.Now()})
-	tw.Close()
+	pl := newPlacer(view, tw, uid, gid, -1)
+	d, err := pl.resolve(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !pl.isDir(d) {
+		if err := pl.dir(d, nil, false); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
 	return &buf, nil
+}
+
+// stageView mounts the stage's file system so far read-only; a stage
+// from scratch is an empty directory.
+func (r *run) stageView(ctx context.Context, sr *stageResult) (string, func(), error) {
+	if sr.img != nil {
+		layers, err := r.b.Images.Snapshots(ctx, sr.img)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(layers) > 0 {
+			return mountLayers(layers)
+		}
+	}
+	dir, err := os.MkdirTemp("", "berth-build-scratch-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.Remove(dir) }, nil
 }
 
 // mountSource mounts, read-only, the root file system of a stage or an

@@ -163,7 +163,24 @@ func (r *run) execute(ctx context.Context, stage, n, total int, sr *stageResult,
 		cfg.WorkingDir = dir
 		key := hashKey(sr.key, text, dir, cfg.User)
 		return r.layerStep(ctx, sr, key, func() (io.Reader, error) {
-			return dirLayer(dir)
+			view, done, err := r.stageView(ctx, sr)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
+			uid, gid := -1, -1
+			if cfg.User != "" {
+				u, err := runtime.ResolveUser(view, cfg.User, nil)
+				if err != nil {
+					return nil, r.stepError(c, err)
+				}
+				uid, gid = u.UID, u.GID
+			}
+			rd, err := workdirLayer(view, dir, uid, gid)
+			if err != nil {
+				return nil, r.stepError(c, err)
+			}
+			return rd, nil
 		})
 	case *instructions.RunCommand:
 		return r.runStep(ctx, sr, args, cmd, text)
@@ -298,12 +315,17 @@ func (r *run) runContainer(ctx context.Context, sr *stageResult, argv, env []str
 		return nil, fmt.Errorf("%s: RUN %s: exit code %d", r.file, strings.Join(argv, " "), code)
 	}
 	// Mount points the runtime made for its own files are not the step's.
+	// The step wrote the upper directory: its links are not followed.
+	upper, err := os.OpenRoot(info.UpperDir)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"} {
-		p := filepath.Join(info.UpperDir, f)
-		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			os.Remove(p)
+		if fi, err := upper.Lstat(f); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			upper.Remove(f)
 		}
 	}
+	upper.Close()
 	rc, err := archive.TarWithOptions(info.UpperDir, &archive.TarOptions{WhiteoutFormat: archive.OverlayWhiteoutFormat})
 	if err != nil {
 		return nil, err
