@@ -24,7 +24,7 @@ import (
 // and gives up when ctx ends.
 func (e *Engine) lock(ctx context.Context, name string) (func(), error) {
 	dir := filepath.Join(e.Runtime.Root(), "projects", name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/privdir"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
@@ -49,10 +50,13 @@ func Open(root string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{root: filepath.Join(abs, "images"), snap: filepath.Join(abs, "snapshots")}
-	for _, d := range []string{filepath.Join(s.root, "blobs", "sha256"), s.snap} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	// Snapshots hold the images' setuid files as they are: no other user
+	// may reach them (see internal/privdir).
+	if err := privdir.EnsureAll(abs, s.root, s.snap); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(s.root, "blobs", "sha256"), 0o700); err != nil {
+		return nil, err
 	}
 	layout := filepath.Join(s.root, "oci-layout")
 	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
