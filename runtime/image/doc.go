@@ -11,6 +11,16 @@
 // outside the layer's root (a ../ name, a hard link out, a write through a
 // symlink that leads out) or a device node refuses the whole layer.
 //
+// Archives given to Load are not trusted: they are read without following
+// any link out of them, each blob checked against its descriptor's size and
+// digest as it is read, nested indexes followed to a bounded depth, and
+// names checked as Docker checks them (see Load).
+//
+// Every temporary file and directory of the store is locked by the
+// process writing it, so that Open removes those a killed berth left
+// behind, and only those.
+//
 // Names follow Docker's conventions: "busybox" is
-// docker.io/library/busybox:latest.
+// docker.io/library/busybox:latest; a name outside Docker's grammar
+// ("../../../etc:latest") is refused.
 package image

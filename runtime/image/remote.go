@@ -233,7 +233,7 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 					progress(Progress{Layer: d, Total: l.Size, Complete: n})
 				}}
 			}
-			if _, _, err := s.writeBlob(withContext(gctx, src), d); err != nil {
+			if _, _, err := s.writeBlob(withContext(gctx, src), d, l.Size); err != nil {
 				return fmt.Errorf("layer %s: %w", shortDigest(d), err)
 			}
 			if progress != nil {
@@ -258,7 +258,7 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 	if _, err := s.snapshots(m.Layers, diffIDs); err != nil {
 		return nil, err
 	}
-	mDigest, _, err := s.writeBlob(strings.NewReader(string(rawM)), "")
+	mDigest, _, err := s.writeBlob(strings.NewReader(string(rawM)), "", -1)
 	if err != nil {
 		return nil, err
 	}

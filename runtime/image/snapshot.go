@@ -86,11 +86,11 @@ func (s *Store) unpack(blob, diffID, dir string) error {
 		return fmt.Errorf("layer %s: %w", shortDigest(blob), err)
 	}
 	defer rd.Close()
-	tmp, err := os.MkdirTemp(s.snap, ".unpack-")
+	tmp, release, err := mkdirTemp(s.snap, tmpUnpackPrefix)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer release()
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}

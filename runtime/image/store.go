@@ -64,6 +64,9 @@ func Open(root string) (*Store, error) {
 			return nil, err
 		}
 	}
+	if err := s.removeStale(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -79,34 +82,45 @@ func (s *Store) hasBlob(digest string) bool {
 }
 
 // writeBlob stores r under its sha256 digest, verifying it against want
-// when want is set; the blob appears under its name only once complete.
-func (s *Store) writeBlob(r io.Reader, want string) (string, int64, error) {
+// when want is set, and its size against size unless size is negative; the
+// blob appears under its name only once complete. It reads at most one
+// byte more than size, so an endless source cannot fill the disk.
+func (s *Store) writeBlob(r io.Reader, want string, size int64) (string, int64, error) {
 	if want != "" && s.hasBlob(want) {
 		fi, _ := os.Stat(s.blobPath(want))
 		return want, fi.Size(), nil
 	}
 	dir := filepath.Join(s.root, "blobs", "sha256")
-	tmp, err := os.CreateTemp(dir, ".tmp-")
+	tmp, err := createTemp(dir, tmpBlobPrefix)
 	if err != nil {
 		return "", 0, err
 	}
+	// Removed on failure; closed (which drops its lock) only once it
+	// is in place, so it is never taken for a leftover before.
+	defer tmp.Close()
 	defer os.Remove(tmp.Name())
+	if size >= 0 {
+		r = io.LimitReader(r, size+1)
+	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), r)
 	if err != nil {
-		tmp.Close()
 		return "", 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, err
+	if size >= 0 && n != size {
+		if n > size {
+			return "", 0, fmt.Errorf("%w: more than the %d bytes its descriptor says", ErrSize, size)
+		}
+		return "", 0, fmt.Errorf("%w: %d bytes, its descriptor says %d", ErrSize, n, size)
 	}
 	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if want != "" && got != want {
-		return "", 0, fmt.Errorf("%w: want %s, got %s", ErrDigest, want, got)
+		// Not what it hashes to: that would tell the hash of whatever
+		// was read.
+		return "", 0, fmt.Errorf("%w: the content is not %s", ErrDigest, want)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
 	}
 	if err := os.Rename(tmp.Name(), s.blobPath(got)); err != nil {
 		return "", 0, err
@@ -115,7 +129,7 @@ func (s *Store) writeBlob(r io.Reader, want string) (string, int64, error) {
 }
 
 func (s *Store) writeBlobBytes(b []byte) (string, error) {
-	d, _, err := s.writeBlob(bytes.NewReader(b), "")
+	d, _, err := s.writeBlob(bytes.NewReader(b), "", -1)
 	return d, err
 }
 
