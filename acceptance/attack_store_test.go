@@ -266,10 +266,14 @@ func blobFile(b []byte) archiveEntry {
 type handMadeImage struct{ layer, config, manifest []byte }
 
 func newHandMadeImage(t *testing.T) handMadeImage {
-	var m handMadeImage
-	m.layer = tarBytes(t, archiveEntry{name: "hello", body: "world", typ: tar.TypeReg})
+	return handMadeImageOf(t, tarBytes(t, archiveEntry{name: "hello", body: "world", typ: tar.TypeReg}), []string{"cat", "/hello"})
+}
+
+// handMadeImageOf is the image of one layer that runs cmd.
+func handMadeImageOf(t *testing.T, layer []byte, cmd []string) handMadeImage {
+	m := handMadeImage{layer: layer}
 	m.config = jsonBytes(t, map[string]any{"architecture": goruntime.GOARCH, "os": "linux",
-		"config": map[string]any{"Cmd": []string{"cat", "/hello"}},
+		"config": map[string]any{"Cmd": cmd, "Env": []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin"}},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{"sha256:" + sha256hex(m.layer)}}})
 	m.manifest = jsonBytes(t, map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": descriptor("application/vnd.oci.image.config.v1+json", m.config),

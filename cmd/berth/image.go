@@ -191,6 +191,19 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	return cmd
 }
 
+// printWarnings tells the user, once each, what storing images left out.
+func printWarnings(w io.Writer, imgs ...*image.Image) {
+	seen := map[string]bool{}
+	for _, img := range imgs {
+		for _, m := range img.Warnings {
+			if !seen[m] {
+				seen[m] = true
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+		}
+	}
+}
+
 func displayName(img *image.Image) string {
 	if strings.HasPrefix(img.Name, "sha256:") {
 		return "<none>"
@@ -264,6 +277,7 @@ func newImageImportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), img)
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
 			return nil
 		},
@@ -307,6 +321,7 @@ func newImageLoadCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), imgs...)
 			if !quiet {
 				for _, img := range imgs {
 					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", displayName(img))
@@ -479,6 +494,7 @@ func newImagePullCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), img)
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Digest: %s\n", img.Digest)
 			}

@@ -78,13 +78,19 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (*Image, error) 
 	for _, d := range cfg.RootFS.DiffIDs {
 		diffIDs = append(diffIDs, d.String())
 	}
-	if _, err := s.snapshots(layers, diffIDs); err != nil {
+	_, warnings, err := s.snapshots(layers, diffIDs)
+	if err != nil {
 		if opts.Layer != nil {
 			os.Remove(s.blobPath(layers[len(layers)-1].Digest.String()))
 		}
 		return nil, err
 	}
-	return s.writeImage(&cfg, layers, opts.Name)
+	img, err := s.writeImage(&cfg, layers, opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	img.Warnings = warnings
+	return img, nil
 }
 
 // addLayer stores a layer gzip-compressed and returns its descriptor and

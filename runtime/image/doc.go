@@ -9,7 +9,9 @@
 // into a temporary directory, renamed into place only when the whole layer
 // was applied. Layers are unpacked strictly: an entry that would land
 // outside the layer's root (a ../ name, a hard link out, a write through a
-// symlink that leads out) or a device node refuses the whole layer.
+// symlink that leads out) refuses the whole layer. Device nodes are left
+// out, as every container gets a /dev of its own, and the image stored
+// carries a warning that says so (Image.Warnings).
 //
 // Archives given to Load are not trusted: they are read without following
 // any link out of them, each blob checked against its descriptor's size and

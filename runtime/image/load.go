@@ -361,7 +361,8 @@ func (s *Store) loadDocker(ctx context.Context, a *archiveDir) ([]*Image, error)
 		for _, d := range c.cfg.RootFS.DiffIDs {
 			diffIDs = append(diffIDs, d.String())
 		}
-		if _, err := s.snapshots(layers, diffIDs); err != nil {
+		_, warnings, err := s.snapshots(layers, diffIDs)
+		if err != nil {
 			return nil, err
 		}
 		names := c.names
@@ -373,6 +374,7 @@ func (s *Store) loadDocker(ctx context.Context, a *archiveDir) ([]*Image, error)
 			if err != nil {
 				return nil, err
 			}
+			img.Warnings = warnings
 			out = append(out, img)
 		}
 	}
@@ -459,7 +461,8 @@ func (s *Store) loadOCI(ctx context.Context, a *archiveDir) ([]*Image, error) {
 		for _, d := range c.cfg.RootFS.DiffIDs {
 			diffIDs = append(diffIDs, d.String())
 		}
-		if _, err := s.snapshots(c.m.Layers, diffIDs); err != nil {
+		_, warnings, err := s.snapshots(c.m.Layers, diffIDs)
+		if err != nil {
 			return nil, err
 		}
 		if _, _, err := s.writeBlob(bytes.NewReader(c.rawM), c.mdesc.Digest.String(), c.mdesc.Size); err != nil {
@@ -476,6 +479,7 @@ func (s *Store) loadOCI(ctx context.Context, a *archiveDir) ([]*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		img.Warnings = warnings
 		out = append(out, img)
 	}
 	return out, nil

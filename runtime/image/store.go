@@ -41,6 +41,10 @@ type Image struct {
 	Layers  []v1.Descriptor
 	Created time.Time
 	Size    int64 // compressed size of the layers
+	// Warnings are for the user: what the call that stored the image
+	// left out of it (a layer's device nodes). Empty for an image read
+	// back from the store.
+	Warnings []string
 }
 
 // Open returns the store under root, creating its layout if needed.
