@@ -3,6 +3,7 @@ package acceptance
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"strings"
@@ -79,4 +80,35 @@ func TestLoadImageWithDeviceNodesInItsLayer(t *testing.T) {
 		t.Errorf("in the container: %q", out)
 	}
 	e.must("down")
+}
+
+// image ls listed a build's intermediate images as <none>; docker images
+// shows them only with -a.
+func TestImageLsShowsIntermediateImagesOnlyWithAll(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("app/Dockerfile", "FROM bb\nRUN echo a > /a\nENV X=1\nRUN echo b > /b\nCMD [\"cat\", \"/a\"]\n")
+	e.writeFile("compose.yaml", "services:\n  app:\n    build: ./app\n    image: built/app\n")
+	e.must("build")
+	names := func(args ...string) []string {
+		var rows []struct{ Name string }
+		if err := json.Unmarshal([]byte(e.must(append([]string{"image", "ls", "--format", "json"}, args...)...)), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, r.Name)
+		}
+		return out
+	}
+	if got := strings.Join(names(), " "); got != "built/app:latest bb:latest" {
+		t.Errorf("image ls: %s, want the two named images", got)
+	}
+	all := names("-a")
+	if len(all) < 3 || !strings.Contains(strings.Join(all, " "), "<none>") {
+		t.Errorf("image ls -a: %v, want the intermediate images too", all)
+	}
+	if q, qa := strings.Fields(e.must("image", "ls", "-q")), strings.Fields(e.must("image", "ls", "-q", "--all")); len(q) != 2 || len(qa) != len(all) {
+		t.Errorf("image ls -q: %v; --all: %v", q, qa)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -140,7 +141,7 @@ func projectInScope(g *globalOptions) bool {
 
 func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	var format string
-	var quiet bool
+	var quiet, all bool
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: "List images",
@@ -153,6 +154,12 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 			imgs, err := s.List(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !all {
+				// As docker images: a build's intermediate images
+				// only with -a.
+				hide := image.Intermediates(imgs)
+				imgs = slices.DeleteFunc(imgs, func(img *image.Image) bool { return hide[img.ID] })
 			}
 			out := cmd.OutOrStdout()
 			if quiet {
@@ -188,6 +195,7 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also the intermediate images of builds")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -255,6 +256,42 @@ func (s *Store) List(ctx context.Context) ([]*Image, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Intermediates returns the IDs of the images of imgs that are a build's
+// intermediate steps, which Docker lists only when asked for all: unnamed
+// images that are the parent of another image of imgs, one whose layers
+// and history begin with all of theirs.
+func Intermediates(imgs []*Image) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range imgs {
+		if !strings.HasPrefix(p.Name, "sha256:") || len(p.Config.History) == 0 {
+			continue
+		}
+		for _, c := range imgs {
+			if c.ID != p.ID && isParent(p, c) {
+				out[p.ID] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+// isParent says whether c was made from p: its layers and its history
+// begin with all of p's, and it has more history.
+func isParent(p, c *Image) bool {
+	ph, ch := p.Config.History, c.Config.History
+	if len(ch) <= len(ph) || len(c.DiffIDs) < len(p.DiffIDs) || !slices.Equal(p.DiffIDs, c.DiffIDs[:len(p.DiffIDs)]) {
+		return false
+	}
+	for i, h := range ph {
+		o := ch[i]
+		if !h.Created.Time.Equal(o.Created.Time) || h.CreatedBy != o.CreatedBy || h.Comment != o.Comment || h.Author != o.Author || h.EmptyLayer != o.EmptyLayer {
+			return false
+		}
+	}
+	return true
 }
 
 // Get finds an image by name (normalised as Docker does), by ID, or by an

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -311,5 +312,43 @@ func TestDeviceNodesLeftOutWithAWarning(t *testing.T) {
 	again, err := s.Import(ctx, bytes.NewReader(o.layer), "debian:again", ImportOptions{})
 	if err != nil || len(again.Warnings) != 0 {
 		t.Errorf("the same layer again: warnings %q, %v", again.Warnings, err)
+	}
+}
+
+// A build's steps are unnamed images that are the parents of the next:
+// intermediates, which image ls shows only with -a. An unnamed image that
+// nothing was built from (a build's old result) is dangling, and shown.
+func TestIntermediates(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	s := newStore(t)
+	base, err := s.Import(ctx, bytes.NewReader(layerTar(t, entry{name: "base", typ: tar.TypeReg, body: "b"})), "base", ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(parent *Image, body, name string) *Image {
+		t.Helper()
+		var layer io.Reader
+		if body != "" {
+			layer = bytes.NewReader(layerTar(t, entry{name: body, typ: tar.TypeReg, body: body}))
+		}
+		img, err := s.Commit(ctx, CommitOptions{Parent: parent, Layer: layer, Name: name, History: v1.History{CreatedBy: "step " + body}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	run := step(base, "run", "")
+	env := step(run, "", "")
+	final := step(env, "copy", "built/app")
+	old := step(base, "old", "")
+	imgs, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Intermediates(imgs)
+	want := map[string]bool{run.ID: true, env.ID: true}
+	if len(got) != len(want) || !got[run.ID] || !got[env.ID] {
+		t.Errorf("intermediates %v, want %v (base %s, final %s, old %s)", got, want, base.ID, final.ID, old.ID)
 	}
 }
