@@ -21,7 +21,7 @@ BIN       := bin/berth
 # benchmarks.
 DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
-.PHONY: all build test unit acceptance deps demo demo-down bench clean vet
+.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet
 
 all: build
 
@@ -43,12 +43,28 @@ deps:
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
 
-# test runs the unit tests and the root acceptance tests.
-test: deps build vet unit acceptance
+# test runs the unit tests, a bounded fuzzing run and the root acceptance
+# tests.
+test: deps build vet unit fuzz acceptance
 
 unit:
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+# fuzz runs each fuzz target for FUZZTIME: the image archive loaders and
+# the layer unpacker, from seeds that include every hostile archive and layer
+# of the tests. Minimizing a new input is kept short so that the time goes
+# to fuzzing; a failing input is written to testdata/fuzz/ for `go test`.
+FUZZTIME    ?= 15s
+FUZZTARGETS := ./runtime/image:FuzzLoadDocker ./runtime/image:FuzzLoadOCI ./runtime/image:FuzzUnpackLayer
+
+fuzz:
+	@for t in $(FUZZTARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg 2>&1 | tail -n 3; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 acceptance: build
 	@mkdir -p bin

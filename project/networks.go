@@ -216,7 +216,8 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 	}
 	spec.Network, spec.NetNS = runtime.NetworkPath, sb.NetNS
 	dir := filepath.Join(e.Runtime.Root(), "projects", p.Name, "etc", spec.ID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Bind mounts need no way through the directories above the files.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	hosts := filepath.Join(dir, "hosts")

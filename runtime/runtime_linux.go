@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/failpoint"
+	"github.com/berthdev/berth/internal/privdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,10 +51,10 @@ func Open(root, state string, opts ...Option) (*Runtime, error) {
 			return nil, fmt.Errorf("finding the berth binary: %w", err)
 		}
 	}
-	for _, d := range []string{filepath.Join(r.root, "containers"), r.lcRoot()} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return nil, err
-		}
+	// Containers' upper directories hold whatever setuid files their
+	// root made: no other user may reach them (see internal/privdir).
+	if err := privdir.EnsureAll(r.root, r.state, filepath.Join(r.root, "containers"), r.lcRoot()); err != nil {
+		return nil, err
 	}
 	// libcontainer refuses a root file system whose path goes through a
 	// symlink (a relocated /var/lib, say): the real paths are used.
@@ -153,6 +154,11 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 	dir := r.dir(s.ID)
 	tmp := dir + ".creating"
 	os.RemoveAll(tmp)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return Info{}, err
+	}
+	// upper's mode is the mode of the container's "/", so it stays
+	// traversable; the 0700 directories above it keep other users out.
 	for _, d := range []string{"upper", "work", "rootfs", "lower"} {
 		if err := os.MkdirAll(filepath.Join(tmp, d), 0o711); err != nil {
 			return Info{}, err

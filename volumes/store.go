@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/privdir"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +66,9 @@ func (s *Store) TrackContainers(exists func(containerID string) bool) { s.exists
 // Open returns the store at <root>/volumes.
 func Open(root string) (*Store, error) {
 	dir := filepath.Join(root, "volumes")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Volume data holds whatever setuid files containers made: no other
+	// user may reach it (see internal/privdir).
+	if err := privdir.EnsureAll(root, dir); err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(dir)
@@ -141,9 +144,10 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
 	}
-	if err := os.MkdirAll(filepath.Join(s.dir(name), "refs"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.dir(name), "refs"), 0o700); err != nil {
 		return nil, false, err
 	}
+	// _data is the mount's root in the container, which its users need.
 	if err := os.MkdirAll(v.Mountpoint, 0o755); err != nil {
 		return nil, false, err
 	}

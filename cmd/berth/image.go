@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -148,7 +149,7 @@ func projectInScope(g *globalOptions) bool {
 
 func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	var format string
-	var quiet bool
+	var quiet, all bool
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: "List images",
@@ -161,6 +162,12 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 			imgs, err := s.List(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if !all {
+				// As docker images: a build's intermediate images
+				// only with -a.
+				hide := image.Intermediates(imgs)
+				imgs = slices.DeleteFunc(imgs, func(img *image.Image) bool { return hide[img.ID] })
 			}
 			out := cmd.OutOrStdout()
 			if quiet {
@@ -196,7 +203,21 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "only IDs")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "also the intermediate images of builds")
 	return cmd
+}
+
+// printWarnings tells the user, once each, what storing images left out.
+func printWarnings(w io.Writer, imgs ...*image.Image) {
+	seen := map[string]bool{}
+	for _, img := range imgs {
+		for _, m := range img.Warnings {
+			if !seen[m] {
+				seen[m] = true
+				fmt.Fprintln(w, "WARNING:", m)
+			}
+		}
+	}
 }
 
 func displayName(img *image.Image) string {
@@ -272,6 +293,7 @@ func newImageImportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), img)
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
 			return nil
 		},
@@ -315,6 +337,7 @@ func newImageLoadCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), imgs...)
 			if !quiet {
 				for _, img := range imgs {
 					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", displayName(img))
@@ -487,6 +510,7 @@ func newImagePullCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(cmd.ErrOrStderr(), img)
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Digest: %s\n", img.Digest)
 			}

@@ -78,13 +78,19 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (*Image, error) 
 	for _, d := range cfg.RootFS.DiffIDs {
 		diffIDs = append(diffIDs, d.String())
 	}
-	if _, err := s.snapshots(layers, diffIDs); err != nil {
+	_, warnings, err := s.snapshots(layers, diffIDs)
+	if err != nil {
 		if opts.Layer != nil {
 			os.Remove(s.blobPath(layers[len(layers)-1].Digest.String()))
 		}
 		return nil, err
 	}
-	return s.writeImage(&cfg, layers, opts.Name)
+	img, err := s.writeImage(&cfg, layers, opts.Name)
+	if err != nil {
+		return nil, err
+	}
+	img.Warnings = warnings
+	return img, nil
 }
 
 // addLayer stores a layer gzip-compressed and returns its descriptor and
@@ -95,7 +101,7 @@ func (s *Store) addLayer(r io.Reader) (v1.Descriptor, v1.Hash, error) {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
 	defer plain.Close()
-	tmp, err := os.CreateTemp(filepath.Join(s.root, "blobs", "sha256"), ".layer-")
+	tmp, err := createTemp(filepath.Join(s.root, "blobs", "sha256"), tmpLayerPrefix)
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
@@ -112,7 +118,7 @@ func (s *Store) addLayer(r io.Reader) (v1.Descriptor, v1.Hash, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
-	digest, size, err := s.writeBlob(tmp, "")
+	digest, size, err := s.writeBlob(tmp, "", -1)
 	if err != nil {
 		return v1.Descriptor{}, v1.Hash{}, err
 	}
@@ -133,6 +139,36 @@ func (s *Store) writeImage(cfg *v1.ConfigFile, layers []v1.Descriptor, name stri
 		layers = []v1.Descriptor{}
 	}
 	return s.writeImageRaw(rawCfg, layers, name)
+}
+
+// writeImageRaw is writeImage for a config whose bytes must be kept as
+// they are, so the image keeps its ID.
+func (s *Store) writeImageRaw(rawCfg []byte, layers []v1.Descriptor, name string) (*Image, error) {
+	cfgDigest, err := s.writeBlobBytes(rawCfg)
+	if err != nil {
+		return nil, err
+	}
+	ch, _ := v1.NewHash(cfgDigest)
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1,
+		Config: v1.Descriptor{MediaType: types.OCIConfigJSON, Digest: ch, Size: int64(len(rawCfg))}, Layers: layers}
+	rawM, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	mDigest, err := s.writeBlobBytes(rawM)
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		name = "sha256:" + digestHex(cfgDigest)
+	} else if name, err = Normalize(name); err != nil {
+		return nil, err
+	}
+	mh, _ := v1.NewHash(mDigest)
+	if err := s.setName(name, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: mh, Size: int64(len(rawM))}); err != nil {
+		return nil, err
+	}
+	return s.load(name, mDigest)
 }
 
 func digestHex(d string) string {

@@ -13,6 +13,12 @@ var (
 	ErrInUse = errors.New("image is in use")
 	// ErrDigest means content did not match its digest.
 	ErrDigest = errors.New("digest mismatch")
+	// ErrSize means content was longer or shorter than its descriptor
+	// said.
+	ErrSize = errors.New("size mismatch")
+	// ErrArchive means an image archive was refused: a link that leads
+	// out of it, an index that lists itself, an invalid name.
+	ErrArchive = errors.New("invalid image archive")
 	// ErrUnauthorized means a registry refused the credentials.
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrFormat means an archive is neither a docker nor an OCI archive.

@@ -4,12 +4,18 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Normalize turns a user's image reference into its full form, as Docker
 // does: "busybox" is "docker.io/library/busybox:latest", a digest is kept.
 func Normalize(ref string) (string, error) {
+	// Docker's grammar first: ggcr's weak validation takes any run of
+	// '.', '/' and '-' as a repository, "../../../etc" included.
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		return "", fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
 	r, err := name.ParseReference(ref, name.WeakValidation)
 	if err != nil {
 		return "", fmt.Errorf("invalid image reference %q: %w", ref, err)

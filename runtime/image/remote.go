@@ -233,7 +233,7 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 					progress(Progress{Layer: d, Total: l.Size, Complete: n})
 				}}
 			}
-			if _, _, err := s.writeBlob(withContext(gctx, src), d); err != nil {
+			if _, _, err := s.writeBlob(withContext(gctx, src), d, l.Size); err != nil {
 				return fmt.Errorf("layer %s: %w", shortDigest(d), err)
 			}
 			if progress != nil {
@@ -255,10 +255,11 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 	for _, d := range cfgFile.RootFS.DiffIDs {
 		diffIDs = append(diffIDs, d.String())
 	}
-	if _, err := s.snapshots(m.Layers, diffIDs); err != nil {
+	_, warnings, err := s.snapshots(m.Layers, diffIDs)
+	if err != nil {
 		return nil, err
 	}
-	mDigest, _, err := s.writeBlob(strings.NewReader(string(rawM)), "")
+	mDigest, _, err := s.writeBlob(strings.NewReader(string(rawM)), "", -1)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,12 @@ func (s *Store) pullFrom(ctx context.Context, ref name.Reference, full string, p
 	if err := s.setName(full, v1.Descriptor{MediaType: mt, Digest: mh, Size: int64(len(rawM))}); err != nil {
 		return nil, err
 	}
-	return s.load(full, mDigest)
+	img, err := s.load(full, mDigest)
+	if err != nil {
+		return nil, err
+	}
+	img.Warnings = warnings
+	return img, nil
 }
 
 type countingReader struct {

@@ -42,104 +42,132 @@ func (s *Store) snapshotDir(chainID string) string {
 // first, unpacking any not yet on disk. Each layer is unpacked once and
 // shared by every image that has it.
 func (s *Store) Snapshots(ctx context.Context, img *Image) ([]string, error) {
-	out, err := s.snapshots(img.Layers, img.DiffIDs)
+	// What a layer leaves out was said when the image was stored.
+	out, _, err := s.snapshots(img.Layers, img.DiffIDs)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", FamiliarName(img.Name), err)
 	}
 	return out, nil
 }
 
-// snapshots unpacks layers (with their diff IDs) as needed. Stores call
+// snapshots unpacks layers (with their diff IDs) as needed, and returns
+// a warning for each layer it unpacked that had device nodes. Stores call
 // it before naming a new image, so a layer that cannot be unpacked never
 // becomes part of a named image.
-func (s *Store) snapshots(layers []v1.Descriptor, diffIDs []string) ([]string, error) {
+func (s *Store) snapshots(layers []v1.Descriptor, diffIDs []string) ([]string, []string, error) {
 	if len(layers) != len(diffIDs) {
-		return nil, fmt.Errorf("%d layers but %d diff IDs", len(layers), len(diffIDs))
+		return nil, nil, fmt.Errorf("%d layers but %d diff IDs", len(layers), len(diffIDs))
 	}
 	chains := chainIDs(diffIDs)
 	out := make([]string, len(chains))
+	var warnings []string
 	for i, c := range chains {
 		dir := s.snapshotDir(c)
 		out[i] = dir
 		if _, err := os.Stat(dir); err == nil {
 			continue
 		}
-		if err := s.unpack(layers[i].Digest.String(), diffIDs[i], dir); err != nil {
-			return nil, err
+		skipped, err := s.unpack(layers[i].Digest.String(), diffIDs[i], dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(skipped) > 0 {
+			warnings = append(warnings, devicesWarning(layers[i].Digest.String(), skipped))
 		}
 	}
-	return out, nil
+	return out, warnings, nil
+}
+
+// devicesWarning says that a layer's device nodes were left out.
+func devicesWarning(layer string, skipped []string) string {
+	names := strings.Join(skipped, ", ")
+	if len(skipped) > 3 {
+		names = strings.Join(skipped[:3], ", ") + fmt.Sprintf(" and %d more", len(skipped)-3)
+	}
+	return fmt.Sprintf("layer %s: %d device nodes left out (%s): every container gets its own /dev", shortDigest(layer), len(skipped), names)
 }
 
 // unpack applies one layer blob into dir: into a temporary directory first,
 // renamed into place only when all of it was applied and its content
 // matched its diff ID. Two processes unpacking the same layer both finish;
-// one rename wins and the other's copy is dropped.
-func (s *Store) unpack(blob, diffID, dir string) error {
+// one rename wins and the other's copy is dropped. It returns the device
+// nodes it left out.
+func (s *Store) unpack(blob, diffID, dir string) ([]string, error) {
 	f, err := os.Open(s.blobPath(blob))
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", shortDigest(blob), err)
+		return nil, fmt.Errorf("layer %s: %w", shortDigest(blob), err)
 	}
 	defer f.Close()
 	rd, err := compression.DecompressStream(f)
 	if err != nil {
-		return fmt.Errorf("layer %s: %w", shortDigest(blob), err)
+		return nil, fmt.Errorf("layer %s: %w", shortDigest(blob), err)
 	}
 	defer rd.Close()
-	tmp, err := os.MkdirTemp(s.snap, ".unpack-")
+	tmp, release, err := mkdirTemp(s.snap, tmpUnpackPrefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(tmp)
+	defer release()
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	h := sha256.New()
-	if err := unpackStrict(io.TeeReader(rd, h), tmp, blob); err != nil {
-		return err
+	skipped, err := unpackStrict(io.TeeReader(rd, h), tmp, blob)
+	if err != nil {
+		return nil, err
 	}
 	// Read what the tar reader left (padding), so the digest covers it all.
 	io.Copy(h, rd)
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); diffID != "" && got != diffID {
-		return fmt.Errorf("layer %s: %w: content is %s, the image says %s", shortDigest(blob), ErrDigest, got, diffID)
+		return nil, fmt.Errorf("layer %s: %w: content is %s, the image says %s", shortDigest(blob), ErrDigest, got, diffID)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, serr := os.Stat(dir); serr == nil {
-			return nil // unpacked meanwhile by another process
+			return skipped, nil // unpacked meanwhile by another process
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	return skipped, nil
 }
 
 // unpackStrict checks every entry of a layer before handing it to the
 // unpacker, so a malicious layer is refused before anything of it lands:
-// no name may leave the root, no hard link may point out of it, no entry may
-// be written through a symlink of the same layer, and no device node but an
-// overlay whiteout is accepted.
-func unpackStrict(r io.Reader, dir, layer string) error {
+// no name may leave the root, no hard link may point out of it, and no entry
+// may be written through a symlink of the same layer.
+//
+// Device nodes are left out, and returned: images made by debootstrap and
+// the like carry a /dev of their own (./dev/full, ./dev/null, ...), which
+// Docker loads. A container never sees them, since it gets a /dev of its
+// own, and a node left in a snapshot is a way to the host's devices for
+// whoever can reach it.
+func unpackStrict(r io.Reader, dir, layer string) ([]string, error) {
 	pr, pw := io.Pipe()
 	errc := make(chan error, 1)
 	go func() {
 		errc <- archive.Unpack(pr, dir, &archive.TarOptions{WhiteoutFormat: archive.OverlayWhiteoutFormat, NoLchown: false})
 		pr.Close()
 	}()
-	werr := filterLayer(r, pw, layer)
+	skipped, werr := filterLayer(r, pw, layer)
 	pw.CloseWithError(werr)
 	uerr := <-errc
 	if werr != nil {
-		return werr
+		return nil, werr
 	}
 	if uerr != nil {
-		return fmt.Errorf("layer %s: %w", shortDigest(layer), uerr)
+		return nil, fmt.Errorf("layer %s: %w", shortDigest(layer), uerr)
 	}
-	return nil
+	return skipped, nil
 }
 
-func filterLayer(r io.Reader, w io.Writer, layer string) error {
+// filterLayer copies the layer r to w, refusing what unpackStrict refuses
+// and leaving out device nodes (and hard links to them), whose names it
+// returns.
+func filterLayer(r io.Reader, w io.Writer, layer string) ([]string, error) {
 	tr := tar.NewReader(r)
 	tw := tar.NewWriter(w)
 	symlinks := map[string]bool{}
+	devices := map[string]bool{}
+	var skipped []string
 	refuse := func(entry, msg string) error { return &LayerError{Layer: layer, Entry: entry, Msg: msg} }
 	for {
 		h, err := tr.Next()
@@ -147,44 +175,51 @@ func filterLayer(r io.Reader, w io.Writer, layer string) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("layer %s: reading: %w", shortDigest(layer), err)
+			return nil, fmt.Errorf("layer %s: reading: %w", shortDigest(layer), err)
 		}
 		name, ok := inRoot(h.Name)
 		if !ok {
-			return refuse(h.Name, "its path leaves the layer's root")
+			return nil, refuse(h.Name, "its path leaves the layer's root")
 		}
 		for dir := path.Dir(name); dir != "." && dir != "/"; dir = path.Dir(dir) {
 			if symlinks[dir] {
-				return refuse(h.Name, "it is written through the symlink "+dir)
+				return nil, refuse(h.Name, "it is written through the symlink "+dir)
 			}
 		}
+		// A later entry may replace a symlink or a device.
+		delete(symlinks, name)
+		delete(devices, name)
 		switch h.Typeflag {
 		case tar.TypeLink:
-			if _, ok := inRoot(h.Linkname); !ok {
-				return refuse(h.Name, "hard link to "+h.Linkname+" outside the layer")
+			target, ok := inRoot(h.Linkname)
+			if !ok {
+				return nil, refuse(h.Name, "hard link to "+h.Linkname+" outside the layer")
+			}
+			if devices[target] {
+				devices[name] = true
+				skipped = append(skipped, h.Name)
+				continue
 			}
 		case tar.TypeSymlink:
 			symlinks[name] = true
 		case tar.TypeChar, tar.TypeBlock:
-			return refuse(h.Name, "device nodes are not accepted in layers")
+			devices[name] = true
+			skipped = append(skipped, h.Name)
+			continue
 		case tar.TypeFifo, tar.TypeReg, tar.TypeDir, tar.TypeXGlobalHeader, tar.TypeGNUSparse:
 		default:
 			if h.Typeflag != tar.TypeRegA {
-				return refuse(h.Name, fmt.Sprintf("unsupported entry type %q", h.Typeflag))
+				return nil, refuse(h.Name, fmt.Sprintf("unsupported entry type %q", h.Typeflag))
 			}
 		}
-		delete(symlinks, name) // a later entry may replace a symlink
-		if h.Typeflag == tar.TypeSymlink {
-			symlinks[name] = true
-		}
 		if err := tw.WriteHeader(h); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := io.Copy(tw, tr); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return tw.Close()
+	return skipped, tw.Close()
 }
 
 // inRoot cleans a tar path and says whether it stays within the root.

@@ -12,10 +12,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/berthdev/berth/internal/privdir"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
@@ -40,6 +42,10 @@ type Image struct {
 	Layers  []v1.Descriptor
 	Created time.Time
 	Size    int64 // compressed size of the layers
+	// Warnings are for the user: what the call that stored the image
+	// left out of it (a layer's device nodes). Empty for an image read
+	// back from the store.
+	Warnings []string
 }
 
 // Open returns the store under root, creating its layout if needed.
@@ -49,16 +55,22 @@ func Open(root string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{root: filepath.Join(abs, "images"), snap: filepath.Join(abs, "snapshots")}
-	for _, d := range []string{filepath.Join(s.root, "blobs", "sha256"), s.snap} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
+	// Snapshots hold the images' setuid files as they are: no other user
+	// may reach them (see internal/privdir).
+	if err := privdir.EnsureAll(abs, s.root, s.snap); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(s.root, "blobs", "sha256"), 0o700); err != nil {
+		return nil, err
 	}
 	layout := filepath.Join(s.root, "oci-layout")
 	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
 		if err := os.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.removeStale(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -75,34 +87,45 @@ func (s *Store) hasBlob(digest string) bool {
 }
 
 // writeBlob stores r under its sha256 digest, verifying it against want
-// when want is set; the blob appears under its name only once complete.
-func (s *Store) writeBlob(r io.Reader, want string) (string, int64, error) {
+// when want is set, and its size against size unless size is negative; the
+// blob appears under its name only once complete. It reads at most one
+// byte more than size, so an endless source cannot fill the disk.
+func (s *Store) writeBlob(r io.Reader, want string, size int64) (string, int64, error) {
 	if want != "" && s.hasBlob(want) {
 		fi, _ := os.Stat(s.blobPath(want))
 		return want, fi.Size(), nil
 	}
 	dir := filepath.Join(s.root, "blobs", "sha256")
-	tmp, err := os.CreateTemp(dir, ".tmp-")
+	tmp, err := createTemp(dir, tmpBlobPrefix)
 	if err != nil {
 		return "", 0, err
 	}
+	// Removed on failure; closed (which drops its lock) only once it
+	// is in place, so it is never taken for a leftover before.
+	defer tmp.Close()
 	defer os.Remove(tmp.Name())
+	if size >= 0 {
+		r = io.LimitReader(r, size+1)
+	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), r)
 	if err != nil {
-		tmp.Close()
 		return "", 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return "", 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", 0, err
+	if size >= 0 && n != size {
+		if n > size {
+			return "", 0, fmt.Errorf("%w: more than the %d bytes its descriptor says", ErrSize, size)
+		}
+		return "", 0, fmt.Errorf("%w: %d bytes, its descriptor says %d", ErrSize, n, size)
 	}
 	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if want != "" && got != want {
-		return "", 0, fmt.Errorf("%w: want %s, got %s", ErrDigest, want, got)
+		// Not what it hashes to: that would tell the hash of whatever
+		// was read.
+		return "", 0, fmt.Errorf("%w: the content is not %s", ErrDigest, want)
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
 	}
 	if err := os.Rename(tmp.Name(), s.blobPath(got)); err != nil {
 		return "", 0, err
@@ -111,7 +134,7 @@ func (s *Store) writeBlob(r io.Reader, want string) (string, int64, error) {
 }
 
 func (s *Store) writeBlobBytes(b []byte) (string, error) {
-	d, _, err := s.writeBlob(bytes.NewReader(b), "")
+	d, _, err := s.writeBlob(bytes.NewReader(b), "", -1)
 	return d, err
 }
 
@@ -233,6 +256,42 @@ func (s *Store) List(ctx context.Context) ([]*Image, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Intermediates returns the IDs of the images of imgs that are a build's
+// intermediate steps, which Docker lists only when asked for all: unnamed
+// images that are the parent of another image of imgs, one whose layers
+// and history begin with all of theirs.
+func Intermediates(imgs []*Image) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range imgs {
+		if !strings.HasPrefix(p.Name, "sha256:") || len(p.Config.History) == 0 {
+			continue
+		}
+		for _, c := range imgs {
+			if c.ID != p.ID && isParent(p, c) {
+				out[p.ID] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+// isParent says whether c was made from p: its layers and its history
+// begin with all of p's, and it has more history.
+func isParent(p, c *Image) bool {
+	ph, ch := p.Config.History, c.Config.History
+	if len(ch) <= len(ph) || len(c.DiffIDs) < len(p.DiffIDs) || !slices.Equal(p.DiffIDs, c.DiffIDs[:len(p.DiffIDs)]) {
+		return false
+	}
+	for i, h := range ph {
+		o := ch[i]
+		if !h.Created.Time.Equal(o.Created.Time) || h.CreatedBy != o.CreatedBy || h.Comment != o.Comment || h.Author != o.Author || h.EmptyLayer != o.EmptyLayer {
+			return false
+		}
+	}
+	return true
 }
 
 // Get finds an image by name (normalised as Docker does), by ID, or by an
