@@ -8,10 +8,63 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/internal/busybox"
 )
+
+// Regression: an attached up went on following a stack that `down` took
+// away from another shell. It ends, as compose's does, with status 0.
+func TestAttachedUpEndsWhenDownRemovesStack(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", `
+services:
+  a:
+    image: bb
+    command: ["sleep", "1000"]
+`)
+	cmd := exec.Command(binary, "--root", e.Root, "--state", e.State, "-p", e.Project, "up", "-t", "1")
+	cmd.Dir = e.Dir
+	var out strings.Builder
+	var mu sync.Mutex
+	cmd.Stdout = writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(b) })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	e.eventually(30*time.Second, "the service running", func() bool { return e.byService(e.ps())["a"].State == "running" })
+	e.must("down", "-t", "1")
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		code := 0
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != 0 {
+			mu.Lock()
+			t.Errorf("attached up exited %d after down\n%s", code, out.String())
+			mu.Unlock()
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		mu.Lock()
+		t.Fatalf("attached up still running 30s after down\n%s", out.String())
+		mu.Unlock()
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // Regression: down printed Stopping and Stopped twice for each container
 // when the project came from -p NAME alone (no compose file).
