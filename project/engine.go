@@ -199,7 +199,9 @@ func levels(p *Project, cs []container) [][]container {
 	var names []string
 	seen := map[string]bool{}
 	for _, c := range cs {
-		if !seen[c.Service] {
+		// Services the project does not have (all of them, for `-p NAME`
+		// without a compose file) go once, in the last group below.
+		if _, ok := p.Services[c.Service]; ok && !seen[c.Service] {
 			seen[c.Service] = true
 			names = append(names, c.Service)
 		}

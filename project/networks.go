@@ -30,43 +30,9 @@ func (e *Engine) attachNetwork(ctx context.Context, p *Project, s types.ServiceC
 		spec.Network = runtime.NetworkNone
 		return nil
 	case strings.HasPrefix(mode, "service:"), strings.HasPrefix(mode, "container:"):
-		ns, err := e.sharedNetNS(ctx, p, mode)
-		if err != nil {
-			return fmt.Errorf("network_mode %q: %w", mode, err)
-		}
-		spec.Network, spec.NetNS = runtime.NetworkPath, ns
-		spec.Hostname = ""
-		return nil
+		return e.joinNetworkOf(ctx, p, s, spec)
 	}
 	return e.joinProjectNetworks(ctx, p, s, spec)
-}
-
-// sharedNetNS finds the network namespace of the service or container a
-// network_mode points at.
-func (e *Engine) sharedNetNS(ctx context.Context, p *Project, mode string) (string, error) {
-	var info runtime.Info
-	if name, ok := strings.CutPrefix(mode, "service:"); ok {
-		c, err := e.serviceContainer(ctx, p, name, 1)
-		if err != nil {
-			return "", err
-		}
-		info = c.Info
-	} else {
-		var err error
-		if info, err = e.Runtime.Inspect(ctx, strings.TrimPrefix(mode, "container:")); err != nil {
-			return "", err
-		}
-	}
-	switch info.Spec.Network {
-	case runtime.NetworkPath:
-		return info.Spec.NetNS, nil
-	case runtime.NetworkHost:
-		return "/proc/1/ns/net", nil
-	}
-	if info.Pid == 0 {
-		return "", fmt.Errorf("%s has no network namespace of its own to share until it runs", info.Name)
-	}
-	return fmt.Sprintf("/proc/%d/ns/net", info.Pid), nil
 }
 
 // networkKeys lists the project networks a service joins, default first.

@@ -306,7 +306,9 @@ func (e *Engine) volumesFrom(ctx context.Context, p *Project, from string) ([]ru
 	}
 	var out []runtime.Mount
 	for _, m := range info.Spec.Mounts {
-		if m.Type != "bind" {
+		// Its /etc/hosts, resolv.conf and hostname are the source's
+		// network identity, not volumes: Docker leaves them too.
+		if m.Type != "bind" || runtime.IsEtcTarget(m.Target) {
 			continue
 		}
 		if mode == "ro" {

@@ -75,6 +75,7 @@ func (r *Runtime) probeLoop(ctx context.Context, id string, s *Spec, rec *record
 		if ctx.Err() != nil {
 			return
 		}
+		was := rec.Health
 		rec.HealthLog = append(rec.HealthLog, p)
 		if len(rec.HealthLog) > probeLogMax {
 			rec.HealthLog = rec.HealthLog[len(rec.HealthLog)-probeLogMax:]
@@ -88,6 +89,9 @@ func (r *Runtime) probeLoop(ctx context.Context, id string, s *Spec, rec *record
 			}
 		}
 		writeJSON(filepath.Join(r.dir(id), "status.json"), rec)
+		if rec.Health != was {
+			r.event("health_status: "+rec.Health, id, s)
+		}
 	}
 }
 

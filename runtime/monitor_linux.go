@@ -155,6 +155,7 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 			rec.Status, rec.ExitCode, rec.Error, rec.Pid = StatusExited, 127, err.Error(), 0
 			rec.FinishedAt = time.Now()
 			writeJSON(filepath.Join(dir, "status.json"), &rec)
+			r.dieEvent(id, &s, rec.ExitCode, time.Time{})
 			if first {
 				fmt.Fprintf(ready, "error: %v\n", err)
 				ready.Close()
@@ -168,6 +169,7 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 			rec.Health, rec.FailingCount = HealthStarting, 0
 		}
 		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		r.event("start", id, &s)
 		if first {
 			fmt.Fprintln(ready, "ok")
 			ready.Close()
@@ -192,6 +194,7 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 
 		rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
 		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		r.dieEvent(id, &s, code, started)
 		if !r.shouldRestart(id, &s, code, rec.RestartCount) {
 			return nil
 		}

@@ -88,11 +88,13 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	if err != nil {
 		rec.Status, rec.ExitCode, rec.Error, rec.FinishedAt = StatusExited, 127, err.Error(), time.Now()
 		writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+		r.dieEvent(id, &s, 127, time.Time{})
 		return -1, err
 	}
 	pid, _ := inst.p.Pid()
 	rec.Status, rec.Pid, rec.PidStart, rec.StartedAt = StatusRunning, pid, procStart(pid), time.Now()
 	writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+	r.event("start", id, &s)
 
 	done := make(chan struct{})
 	go func() {
@@ -119,6 +121,7 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	r.destroy(id, inst)
 	rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
 	writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+	r.dieEvent(id, &s, code, rec.StartedAt)
 	return code, nil
 }
 

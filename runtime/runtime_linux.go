@@ -181,6 +181,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 		os.RemoveAll(tmp)
 		return Info{}, err
 	}
+	r.event("create", s.ID, &s)
 	return r.Inspect(ctx, s.ID)
 }
 
@@ -428,6 +429,11 @@ func (r *Runtime) Rename(ctx context.Context, ref, name string) error {
 	if err := readJSON(path, &s); err != nil {
 		return err
 	}
+	old := s.Name
 	s.Name = name
-	return writeJSON(path, &s)
+	if err := writeJSON(path, &s); err != nil {
+		return err
+	}
+	r.event("rename", id, &s, "oldName", old)
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +56,9 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) e
 	if timeout < 0 || (info.Spec.PIDNS == "" && !catches(info.Pid, sig)) {
 		sig = unix.SIGKILL
 	}
+	// Each kill is recorded before the signal goes, so that it comes
+	// before the die the monitor records, as with Docker.
+	r.killEvent(info, sig)
 	if err := c.Signal(sig); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 		return fmt.Errorf("signalling %s: %w", info.Name, err)
 	}
@@ -62,12 +66,21 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) e
 		c.Resume()
 	}
 	if sig != unix.SIGKILL && !waitExit(ctx, info.Pid, timeout) {
+		r.killEvent(info, unix.SIGKILL)
 		if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			return fmt.Errorf("killing %s: %w", info.Name, err)
 		}
 	}
 	waitExit(ctx, info.Pid, 10*time.Second)
-	return r.waitRecorded(ctx, id, 5*time.Second)
+	if err := r.waitRecorded(ctx, id, 5*time.Second); err != nil {
+		return err
+	}
+	r.event("stop", id, &info.Spec)
+	return nil
+}
+
+func (r *Runtime) killEvent(info Info, sig syscall.Signal) {
+	r.event("kill", info.ID, &info.Spec, "signal", strconv.Itoa(int(sig)))
 }
 
 // Kill sends sig to the container's init. Like Docker, a container killed
@@ -87,6 +100,7 @@ func (r *Runtime) Kill(ctx context.Context, ref string, sig syscall.Signal) erro
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrNotRunning, info.Name, err)
 	}
+	r.killEvent(info, sig)
 	if err := c.Signal(sig); err != nil {
 		return fmt.Errorf("signalling %s: %w", info.Name, err)
 	}
@@ -124,6 +138,7 @@ func (r *Runtime) waitRecorded(ctx context.Context, id string, max time.Duration
 			rec.Status, rec.Pid, rec.FinishedAt = StatusExited, 0, time.Now()
 			rec.ExitCode, rec.Error = -1, "the container's monitor was lost; its exit status is unknown"
 			writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+			r.dieEvent(id, &info.Spec, -1, time.Time{})
 			return r.destroy(id, nil)
 		}
 		if time.Now().After(deadline) {
@@ -227,20 +242,23 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
+	r.event("destroy", info.ID, &info.Spec)
 	return nil
 }
 
 // Pause freezes every process of a running container.
 func (r *Runtime) Pause(ctx context.Context, ref string) error {
-	return r.withRunning(ctx, ref, func(c *libcontainer.Container) error { return c.Pause() })
+	return r.withRunning(ctx, ref, "pause", func(c *libcontainer.Container) error { return c.Pause() })
 }
 
 // Unpause thaws a paused container.
 func (r *Runtime) Unpause(ctx context.Context, ref string) error {
-	return r.withRunning(ctx, ref, func(c *libcontainer.Container) error { return c.Resume() })
+	return r.withRunning(ctx, ref, "unpause", func(c *libcontainer.Container) error { return c.Resume() })
 }
 
-func (r *Runtime) withRunning(ctx context.Context, ref string, fn func(*libcontainer.Container) error) error {
+// withRunning calls fn on a running container, and records event (unless
+// empty) when it succeeds.
+func (r *Runtime) withRunning(ctx context.Context, ref, event string, fn func(*libcontainer.Container) error) error {
 	info, err := r.Inspect(ctx, ref)
 	if err != nil {
 		return err
@@ -255,13 +273,16 @@ func (r *Runtime) withRunning(ctx context.Context, ref string, fn func(*libconta
 	if err := fn(c); err != nil {
 		return fmt.Errorf("%s: %w", info.Name, err)
 	}
+	if event != "" {
+		r.event(event, info.ID, &info.Spec)
+	}
 	return nil
 }
 
 // Processes lists the host pids of a running container's processes.
 func (r *Runtime) Processes(ctx context.Context, ref string) ([]int, error) {
 	var pids []int
-	err := r.withRunning(ctx, ref, func(c *libcontainer.Container) error {
+	err := r.withRunning(ctx, ref, "", func(c *libcontainer.Container) error {
 		var err error
 		pids, err = c.Processes()
 		return err

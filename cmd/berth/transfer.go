@@ -2,14 +2,12 @@ package main
 
 import (
 	"archive/tar"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/runtime"
@@ -20,7 +18,6 @@ func init() {
 	register(newPullCommand)
 	register(newPushCommand)
 	register(newCpCommand)
-	register(newEventsCommand)
 }
 
 func newPullCommand(g *globalOptions) *cobra.Command {
@@ -170,71 +167,4 @@ func tarHostPath(src string, w io.Writer) error {
 		return err
 	}
 	return tw.Close()
-}
-
-// newEventsCommand streams container events (create, start, die, destroy,
-// health_status) as the state of the project's containers changes.
-func newEventsCommand(g *globalOptions) *cobra.Command {
-	var asJSON bool
-	cmd := projectCommand(g, "events [SERVICE...]", "Stream container events", cobra.ArbitraryArgs,
-		func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
-			last := map[string]project.Summary{}
-			emit := func(s project.Summary, action string) {
-				now := time.Now().UTC()
-				if asJSON {
-					b, _ := json.Marshal(map[string]any{"time": now, "type": "container", "action": action, "id": s.ID, "service": s.Service,
-						"attributes": map[string]string{"name": s.Name, "image": s.Image}})
-					fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
-					return
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s container %s %s (image=%s, name=%s)\n", now.Format(time.RFC3339Nano), action, s.ID, s.Image, s.Name)
-			}
-			first := true
-			for {
-				rows, err := e.Ps(cmd.Context(), p, project.PsOptions{Services: args, All: true})
-				if err != nil {
-					return err
-				}
-				seen := map[string]bool{}
-				for _, s := range rows {
-					seen[s.ID] = true
-					old, had := last[s.ID]
-					switch {
-					case first:
-					case !had:
-						emit(s, "create")
-						if s.State == "running" {
-							emit(s, "start")
-						}
-					case old.State != s.State:
-						switch s.State {
-						case "running":
-							emit(s, map[bool]string{true: "unpause", false: "start"}[old.State == "paused"])
-						case "exited":
-							emit(s, "die")
-						case "paused":
-							emit(s, "pause")
-						}
-					}
-					if had && old.Health != s.Health && s.Health != "" {
-						emit(s, "health_status: "+s.Health)
-					}
-					last[s.ID] = s
-				}
-				for id, s := range last {
-					if !seen[id] {
-						emit(s, "destroy")
-						delete(last, id)
-					}
-				}
-				first = false
-				select {
-				case <-cmd.Context().Done():
-					return nil
-				case <-time.After(200 * time.Millisecond):
-				}
-			}
-		})
-	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per event")
-	return cmd
 }

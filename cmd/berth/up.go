@@ -149,6 +149,11 @@ func attach(cmd *cobra.Command, g *globalOptions, p *project.Project, e *project
 			e.Kill(context.Background(), p, project.KillOptions{Services: services, Signal: syscall.SIGKILL})
 		}()
 	case info := <-exited:
+		if info.ID == "" {
+			// The stack was taken down from elsewhere: nothing is left
+			// to follow or to stop.
+			break
+		}
 		if !opts.abortOnExit {
 			// Without abort, keep following until every container stops.
 			for remaining := true; remaining; {
@@ -183,11 +188,16 @@ func attach(cmd *cobra.Command, g *globalOptions, p *project.Project, e *project
 	return nil
 }
 
-// watchExits reports containers of the services that stop.
+// watchExits reports containers of the services that stop, and a zero
+// Info once none of them is left (a `down` from another shell).
 func watchExits(ctx context.Context, e *project.Engine, p *project.Project, services []string, out chan<- runtime.Info) {
 	for ctx.Err() == nil {
 		ps, err := e.Ps(ctx, p, project.PsOptions{Services: services, All: true})
 		if err == nil {
+			if len(ps) == 0 {
+				out <- runtime.Info{}
+				return
+			}
 			for _, s := range ps {
 				if s.State == string(runtime.StatusExited) {
 					info, err := e.Runtime.Inspect(ctx, s.ID)
