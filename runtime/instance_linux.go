@@ -54,7 +54,13 @@ func (r *Runtime) mountRootfs(id string, s *Spec) (string, error) {
 // unmountRootfs detaches the overlay and anything left mounted below it.
 func (r *Runtime) unmountRootfs(id string) error {
 	target := r.rootfs(id)
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(target))
+	// The mount table names mount points by their resolved path: under a
+	// root reached through a symlink, target itself matches nothing there.
+	prefix := target
+	if p, err := filepath.EvalSymlinks(target); err == nil {
+		prefix = p
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(prefix))
 	if err != nil {
 		return err
 	}
@@ -65,6 +71,18 @@ func (r *Runtime) unmountRootfs(id string) error {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", m.Mountpoint, err))
 		}
 	}
+	// And the overlay by the path it was mounted at, whatever the table
+	// says, until nothing is mounted there (EINVAL).
+	for range 8 {
+		err := unix.Unmount(target, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", target, err))
+			break
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -73,6 +91,17 @@ type instance struct {
 	c       *libcontainer.Container
 	p       *libcontainer.Process
 	console *os.File // pty master when the container has a terminal
+}
+
+// startFault, set only by tests, makes start fail at the named step, so
+// that every way out of start can be shown to undo what it did.
+var startFault func(step string) error
+
+func injectFault(step string) error {
+	if startFault == nil {
+		return nil
+	}
+	return startFault(step)
 }
 
 // stdio is where an instance's standard streams go. With a terminal, only
@@ -95,16 +124,32 @@ func (r *Runtime) destroyStale(id string) {
 	}
 }
 
-// start creates the libcontainer container and starts its init.
+// start creates the libcontainer container and starts its init. Whatever
+// fails, nothing of it is left: no libcontainer state, no cgroup, no
+// mount.
 func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	r.destroyStale(id)
 	rootfs, err := r.mountRootfs(id, s)
 	if err != nil {
 		return nil, err
 	}
+	var c *libcontainer.Container
 	fail := func(err error) (*instance, error) {
-		r.unmountRootfs(id)
+		if c != nil {
+			c.Destroy()
+		}
+		// libcontainer gives up on a cgroup its last process has not
+		// quite left yet.
+		if cerr := removeCgroups(id); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		if uerr := r.unmountRootfs(id); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
 		return nil, err
+	}
+	if err := injectFault("rootfs mounted"); err != nil {
+		return fail(err)
 	}
 	cfg, err := libcontainerConfig(s, rootfs, r.dir(id))
 	if err != nil {
@@ -114,16 +159,17 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c, err := libcontainer.Create(r.lcRoot(), id, cfg)
-	if err != nil {
+	if c, err = libcontainer.Create(r.lcRoot(), id, cfg); err != nil {
 		return fail(fmt.Errorf("creating container %s: %w", s.Name, err))
+	}
+	if err := injectFault("container created"); err != nil {
+		return fail(err)
 	}
 	inst := &instance{c: c, p: p}
 	var parentSock *os.File
 	if s.Tty {
 		parent, child, err := utils.NewSockPair("console")
 		if err != nil {
-			c.Destroy()
 			return fail(err)
 		}
 		p.ConsoleSocket, parentSock = child, parent
@@ -142,15 +188,18 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 		}
 	}
 	if err := c.Run(p); err != nil {
-		c.Destroy()
 		return fail(fmt.Errorf("starting container %s: %w", s.Name, startError(err)))
+	}
+	if err := injectFault("process started"); err != nil {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+		return fail(err)
 	}
 	if s.Tty {
 		master, err := utils.RecvFile(parentSock)
 		if err != nil {
 			p.Signal(unix.SIGKILL)
 			p.Wait()
-			c.Destroy()
 			return fail(fmt.Errorf("receiving the terminal of %s: %w", s.Name, err))
 		}
 		inst.console = master
