@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -207,11 +208,16 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	return inst, nil
 }
 
-// startError unwraps libcontainer's wording of a missing executable into
-// something a user can act on.
+// execFailed matches libcontainer's words for a command that could not be
+// executed (they cross from the container's init as text): exec.LookPath's
+// `exec: "cmd": ...` and execve's `exec /path: no such file or directory`.
+var execFailed = regexp.MustCompile(`(^|: )exec(: "[^"]*": (executable file not found|stat .*: no such file or directory)| [^:]*: no such file or directory)`)
+
+// startError adds a hint a user can act on to the error of a command
+// that is not in the container, and to that error only: a missing
+// namespace or mount source says "no such file or directory" too.
 func startError(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+	if execFailed.MatchString(err.Error()) {
 		return fmt.Errorf("%w (is the command in the image, and on its PATH?)", err)
 	}
 	return err

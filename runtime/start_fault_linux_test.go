@@ -68,6 +68,17 @@ func testFailedStarts(t *testing.T, root, real string) {
 					t.Errorf("a missing command: %v, without the hint at PATH", err)
 				}
 			}},
+		// What a reboot did to a container before its namespace was
+		// restored: not a missing command, so no hint at one.
+		failure{"missing network namespace", func() runtime.Spec {
+			s := busyboxSpec(t, "sleep", "100")
+			s.Network, s.NetNS = runtime.NetworkPath, filepath.Join(state, "netns", s.ID)
+			return s
+		}, "", func(t *testing.T, err error) {
+			if err == nil || strings.Contains(err.Error(), "PATH") {
+				t.Errorf("a missing namespace: %v", err)
+			}
+		}},
 	)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
