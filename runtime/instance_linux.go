@@ -92,6 +92,12 @@ type instance struct {
 	c       *libcontainer.Container
 	p       *libcontainer.Process
 	console *os.File // pty master when the container has a terminal
+	// pipes are the inode numbers of the pipes of its stdout and stderr,
+	// by which a later monitor finds them again (0: none).
+	pipes [2]uint64
+	// waitFn, when set, waits for an init that is not this process's
+	// child (adopted from a lost monitor).
+	waitFn func() int
 }
 
 // startFault, set only by tests, makes start fail at the named step, so
@@ -226,6 +232,9 @@ func startError(err error) error {
 // wait waits for the init process and returns its exit code: its status,
 // or 128+signal when a signal ended it.
 func (i *instance) wait() int {
+	if i.waitFn != nil {
+		return i.waitFn()
+	}
 	_, err := i.p.Wait()
 	return exitCodeOf(err, i.p)
 }
@@ -251,7 +260,7 @@ func exitCodeOf(err error, p *libcontainer.Process) int {
 // cgroup) and unmounts the root file system.
 func (r *Runtime) destroy(id string, i *instance) error {
 	var errs []error
-	if i != nil {
+	if i != nil && i.c != nil {
 		if i.console != nil {
 			i.console.Close()
 		}
