@@ -134,6 +134,10 @@ func (e *Engine) startContainer(ctx context.Context, c container, ev Events) err
 		return nil
 	}
 	ev.emit(containerResource(c.Name), "Starting")
+	if err := e.restoreNetwork(ctx, c); err != nil {
+		ev.emit(containerResource(c.Name), "Error: "+err.Error())
+		return fmt.Errorf("starting %s: %w", c.Name, err)
+	}
 	if err := e.beforeStart(ctx, c); err != nil {
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
@@ -144,6 +148,17 @@ func (e *Engine) startContainer(ctx context.Context, c container, ev Events) err
 	}
 	ev.emit(containerResource(c.Name), "Started")
 	return nil
+}
+
+// restoreNetwork makes the container's network namespace, and its
+// networks' bridges and rules, exist again where a reboot took them: the
+// namespace is a bind mount under the state directory, which a reboot
+// empties, while the container keeps its path in its spec.
+func (e *Engine) restoreNetwork(ctx context.Context, c container) error {
+	if c.Spec.Network != runtime.NetworkPath {
+		return nil
+	}
+	return e.Links.Restore(ctx, c.Labels[LabelProject], c.Spec.NetNS)
 }
 
 // RestartOptions are `berth restart`'s.
