@@ -262,3 +262,101 @@ volumes:
 		t.Error("down -v kept the named volume")
 	}
 }
+
+type psStatusRow struct {
+	Service  string `json:"Service"`
+	State    string `json:"State"`
+	Status   string `json:"Status"`
+	ExitCode int    `json:"ExitCode"`
+}
+
+func (e *env) psStatus(service string) psStatusRow {
+	e.t.Helper()
+	var rows []psStatusRow
+	out := e.must("ps", "-a", "--format", "json", service)
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
+		e.t.Fatalf("ps %s: %v\n%s", service, err, out)
+	}
+	return rows[0]
+}
+
+// lastTick is the highest "tick N" a service has logged (0: none).
+func (e *env) lastTick(service string) int {
+	e.t.Helper()
+	n := 0
+	for _, m := range regexp.MustCompile(`tick (\d+)`).FindAllStringSubmatch(e.must("logs", "--no-color", service), -1) {
+		if v, _ := strconv.Atoi(m[1]); v > n {
+			n = v
+		}
+	}
+	return n
+}
+
+// The reliability review's finding 10: a killed monitor cut its container
+// off from its log and its name server for good, and `up -d` said
+// "Running".
+func TestUpReplacesKilledMonitor(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", `
+services:
+  db:
+    image: bb
+    command: sleep 1000
+  app:
+    image: bb
+    command: ["sh", "-c", "trap 'exit 7' TERM; i=0; while :; do i=$$((i+1)); echo tick $$i; sleep 0.1; done"]
+    depends_on: [db]
+  term:
+    image: bb
+    tty: true
+    command: ["sh", "-c", "trap 'exit 9' TERM; while :; do sleep 0.1; done"]
+`)
+	e.must("up", "-d")
+	e.eventually(10*time.Second, "app's first ticks", func() bool { return e.lastTick("app") >= 3 })
+	m := regexp.MustCompile(`inet (\d+\.\d+\.\d+\.\d+)/`).FindStringSubmatch(e.must("exec", "-T", "db", "ip", "-4", "-o", "addr", "show", "eth0"))
+	if m == nil {
+		t.Fatal("db has no address on eth0")
+	}
+	dbAddr := m[1]
+	if r := e.berth("exec", "-T", "app", "nslookup", "db", "127.0.0.11"); r.Code != 0 || !strings.Contains(r.Stdout, dbAddr) {
+		t.Fatalf("the name server before the kill: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+
+	for _, s := range []string{"app", "term"} {
+		killMonitor(t, e, e.byService(e.ps())[s].ID)
+	}
+	e.eventually(10*time.Second, "ps to say the monitors are lost", func() bool {
+		return strings.Contains(e.psStatus("app").Status, "monitor lost") && strings.Contains(e.psStatus("term").Status, "monitor lost")
+	})
+	if r := e.berth("exec", "-T", "app", "nslookup", "db", "127.0.0.11"); r.Code == 0 {
+		t.Fatalf("the name server answered with its monitor dead:\n%s", r.Stdout)
+	}
+	before := e.lastTick("app")
+
+	r := e.berth("up", "-d")
+	if r.Code != 0 {
+		t.Fatalf("up -d: %d\n%s", r.Code, r.Stderr)
+	}
+	// What cannot be taken over is said, with what to run.
+	if !strings.Contains(r.Stderr, "without its output") || !strings.Contains(r.Stderr, "berth restart term") {
+		t.Errorf("up -d did not say that term's output is lost and what brings it back:\n%s", r.Stderr)
+	}
+	for _, s := range []string{"app", "term"} {
+		if row := e.psStatus(s); row.State != "running" || strings.Contains(row.Status, "monitor lost") {
+			t.Errorf("after up -d, %s is %+v", s, row)
+		}
+	}
+	e.eventually(10*time.Second, "app's log to resume", func() bool { return e.lastTick("app") > before+2 })
+	if r := e.berth("exec", "-T", "app", "nslookup", "db", "127.0.0.11"); r.Code != 0 || !strings.Contains(r.Stdout, dbAddr) {
+		t.Errorf("the name server after up -d: %d %s %s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The exit codes reach the new monitors, though the inits are not
+	// their children.
+	e.must("stop", "app", "term")
+	for s, code := range map[string]int{"app": 7, "term": 9} {
+		if row := e.psStatus(s); row.State != "exited" || row.ExitCode != code {
+			t.Errorf("after stop, %s is %+v, want exited with %d", s, row, code)
+		}
+	}
+}
