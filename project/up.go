@@ -184,10 +184,10 @@ func (e *Engine) applyService(ctx context.Context, p *Project, name string, img 
 				return changed, err
 			}
 		}
+		// A kept container that runs is left alone, but for a monitor it
+		// lost, which startContainer replaces.
 		for _, c := range sp.Keep {
-			if c.running() {
-				opts.Events.emit(containerResource(c.Name), "Running")
-			} else if err := e.startContainer(ctx, c, opts.Events); err != nil {
+			if err := e.startContainer(ctx, c, opts.Events); err != nil {
 				return changed, err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -56,7 +57,13 @@ func (r *Runtime) mountRootfs(id string, s *Spec) (string, error) {
 // unmountRootfs detaches the overlay and anything left mounted below it.
 func (r *Runtime) unmountRootfs(id string) error {
 	target := r.rootfs(id)
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(target))
+	// The mount table names mount points by their resolved path: under a
+	// root reached through a symlink, target itself matches nothing there.
+	prefix := target
+	if p, err := filepath.EvalSymlinks(target); err == nil {
+		prefix = p
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(prefix))
 	if err != nil {
 		return err
 	}
@@ -71,6 +78,18 @@ func (r *Runtime) unmountRootfs(id string) error {
 	for _, m := range mounts {
 		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", m.Mountpoint, err))
+		}
+	}
+	// And the overlay by the path it was mounted at, whatever the table
+	// says, until nothing is mounted there (EINVAL).
+	for range 8 {
+		err := unix.Unmount(target, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", target, err))
+			break
 		}
 	}
 	return errors.Join(errs...)
@@ -163,6 +182,23 @@ type instance struct {
 	c       *libcontainer.Container
 	p       *libcontainer.Process
 	console *os.File // pty master when the container has a terminal
+	// pipes are the inode numbers of the pipes of its stdout and stderr,
+	// by which a later monitor finds them again (0: none).
+	pipes [2]uint64
+	// waitFn, when set, waits for an init that is not this process's
+	// child (adopted from a lost monitor).
+	waitFn func() int
+}
+
+// startFault, set only by tests, makes start fail at the named step, so
+// that every way out of start can be shown to undo what it did.
+var startFault func(step string) error
+
+func injectFault(step string) error {
+	if startFault == nil {
+		return nil
+	}
+	return startFault(step)
 }
 
 // stdio is where an instance's standard streams go. With a terminal, only
@@ -185,16 +221,32 @@ func (r *Runtime) destroyStale(id string) {
 	}
 }
 
-// start creates the libcontainer container and starts its init.
+// start creates the libcontainer container and starts its init. Whatever
+// fails, nothing of it is left: no libcontainer state, no cgroup, no
+// mount.
 func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	r.destroyStale(id)
 	rootfs, err := r.mountRootfs(id, s)
 	if err != nil {
 		return nil, err
 	}
+	var c *libcontainer.Container
 	fail := func(err error) (*instance, error) {
-		r.unmountRootfs(id)
+		if c != nil {
+			c.Destroy()
+		}
+		// libcontainer gives up on a cgroup its last process has not
+		// quite left yet.
+		if cerr := removeCgroups(id); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		if uerr := r.unmountRootfs(id); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
 		return nil, err
+	}
+	if err := injectFault("rootfs mounted"); err != nil {
+		return fail(err)
 	}
 	if err := makeCwd(rootfs, s.Cwd); err != nil {
 		return fail(fmt.Errorf("container %s: working directory %s: %w", s.Name, s.Cwd, err))
@@ -213,16 +265,17 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	if err != nil {
 		return fail(err)
 	}
-	c, err := libcontainer.Create(r.lcRoot(), id, cfg)
-	if err != nil {
+	if c, err = libcontainer.Create(r.lcRoot(), id, cfg); err != nil {
 		return fail(fmt.Errorf("creating container %s: %w", s.Name, err))
+	}
+	if err := injectFault("container created"); err != nil {
+		return fail(err)
 	}
 	inst := &instance{c: c, p: p}
 	var parentSock *os.File
 	if s.Tty {
 		parent, child, err := utils.NewSockPair("console")
 		if err != nil {
-			c.Destroy()
 			return fail(err)
 		}
 		p.ConsoleSocket, parentSock = child, parent
@@ -241,15 +294,18 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 		}
 	}
 	if err := c.Run(p); err != nil {
-		c.Destroy()
 		return fail(fmt.Errorf("starting container %s: %w", s.Name, startError(err)))
+	}
+	if err := injectFault("process started"); err != nil {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+		return fail(err)
 	}
 	if s.Tty {
 		master, err := utils.RecvFile(parentSock)
 		if err != nil {
 			p.Signal(unix.SIGKILL)
 			p.Wait()
-			c.Destroy()
 			return fail(fmt.Errorf("receiving the terminal of %s: %w", s.Name, err))
 		}
 		inst.console = master
@@ -257,11 +313,16 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	return inst, nil
 }
 
-// startError unwraps libcontainer's wording of a missing executable into
-// something a user can act on.
+// execFailed matches libcontainer's words for a command that could not be
+// executed (they cross from the container's init as text): exec.LookPath's
+// `exec: "cmd": ...` and execve's `exec /path: no such file or directory`.
+var execFailed = regexp.MustCompile(`(^|: )exec(: "[^"]*": (executable file not found|stat .*: no such file or directory)| [^:]*: no such file or directory)`)
+
+// startError adds a hint a user can act on to the error of a command
+// that is not in the container, and to that error only: a missing
+// namespace or mount source says "no such file or directory" too.
 func startError(err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
+	if execFailed.MatchString(err.Error()) {
 		return fmt.Errorf("%w (is the command in the image, and on its PATH?)", err)
 	}
 	return err
@@ -270,6 +331,9 @@ func startError(err error) error {
 // wait waits for the init process and returns its exit code: its status,
 // or 128+signal when a signal ended it.
 func (i *instance) wait() int {
+	if i.waitFn != nil {
+		return i.waitFn()
+	}
 	_, err := i.p.Wait()
 	return exitCodeOf(err, i.p)
 }
@@ -295,7 +359,7 @@ func exitCodeOf(err error, p *libcontainer.Process) int {
 // cgroup) and unmounts the root file system.
 func (r *Runtime) destroy(id string, i *instance) error {
 	var errs []error
-	if i != nil {
+	if i != nil && i.c != nil {
 		if i.console != nil {
 			i.console.Close()
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A detached container is watched by a monitor: a small process of its own
@@ -27,7 +29,7 @@ const monitorSettle = 3 * time.Second
 
 // Start starts a created or stopped container under a new monitor and
 // returns once its process runs (or has failed to start). Starting a
-// running container does nothing.
+// running container does nothing; one whose monitor was lost is Adopt's.
 func (r *Runtime) Start(ctx context.Context, ref string) error {
 	info, err := r.Inspect(ctx, ref)
 	if err != nil {
@@ -42,19 +44,62 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 		return err
 	}
 	os.Remove(filepath.Join(r.dir(id), "stop-requested"))
+	_, err = r.spawnMonitor(info, false)
+	return err
+}
 
+// Adopt gives a container that runs on without its monitor (it was
+// killed) a new one, which collects its output again, serves its name
+// server, runs its health checks, records its exit code and applies its
+// restart policy; what the container wrote while no monitor ran is lost.
+// Lost lists what the new monitor could not take over, and why. A
+// container that is not running is ErrNotRunning; one whose monitor lives
+// is left alone.
+func (r *Runtime) Adopt(ctx context.Context, ref string) (lost []string, err error) {
+	info, err := r.Inspect(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if info.Status != StatusRunning && info.Status != StatusPaused {
+		return nil, fmt.Errorf("%w: %s", ErrNotRunning, info.Name)
+	}
+	if info.MonitorAlive {
+		return nil, nil
+	}
+	lost, err = r.spawnMonitor(info, true)
+	if err != nil {
+		// The monitor's report is text: whether the container ended in
+		// the meantime is asked again.
+		if now, ierr := r.Inspect(ctx, info.ID); ierr == nil && now.Status != StatusRunning && now.Status != StatusPaused {
+			return nil, fmt.Errorf("%w: %s", ErrNotRunning, info.Name)
+		}
+		return nil, err
+	}
+	return lost, nil
+}
+
+// spawnMonitor starts the monitor of a container (adopting its running
+// init when adopt) and waits until it reports the container started. The
+// monitor's report is lines "lost: ..." (what an adopting monitor could
+// not take over), then "ok" or "error: ...".
+func (r *Runtime) spawnMonitor(info Info, adopt bool) (lost []string, err error) {
+	id := info.ID
 	rd, wr, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rd.Close()
 	logf, err := os.OpenFile(filepath.Join(r.dir(id), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		wr.Close()
-		return err
+		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(r.exe, MonitorCommand, "--root", r.root, "--state", r.state, id)
+	args := []string{MonitorCommand, "--root", r.root, "--state", r.state}
+	if adopt {
+		args = append(args, "--adopt")
+	}
+	cmd := exec.Command(r.exe, append(args, id)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{wr}
 	// The monitor runs in a session of its own, detached from the
@@ -69,26 +114,31 @@ func (r *Runtime) Start(ctx context.Context, ref string) error {
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		wr.Close()
-		return fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
+		return nil, fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
 	}
 	wr.Close()
 	writeMonitorPid(r.dir(id), cmd.Process.Pid)
 	go cmd.Wait()
 	msg, _ := io.ReadAll(rd)
-	switch s := strings.TrimSpace(string(msg)); {
-	case s == "ok":
-		return nil
-	case s == "":
-		return fmt.Errorf("the monitor of %s exited before starting it; see %s", info.Name, logf.Name())
-	default:
-		return errors.New(strings.TrimPrefix(s, "error: "))
+	for _, l := range strings.Split(strings.TrimSpace(string(msg)), "\n") {
+		switch {
+		case l == "ok":
+			return lost, nil
+		case strings.HasPrefix(l, "lost: "):
+			lost = append(lost, strings.TrimPrefix(l, "lost: "))
+		case strings.HasPrefix(l, "error: "):
+			return lost, errors.New(strings.TrimPrefix(l, "error: "))
+		}
 	}
+	return lost, fmt.Errorf("the monitor of %s exited before starting it; see %s", info.Name, logf.Name())
 }
 
 // RunMonitor is the body of the hidden monitor command: it runs the
-// container until it is done for good. ready is the pipe on which the
-// starter waits for "ok" or "error: ...".
-func RunMonitor(root, state, id string, ready *os.File) error {
+// container until it is done for good. With adopt it takes over the
+// container's running init from a monitor that was lost instead of
+// starting one. ready is the pipe on which the starter waits for the
+// monitor's report.
+func RunMonitor(root, state, id string, adopt bool, ready *os.File) error {
 	r, err := Open(root, state, WithExecutable("/proc/self/exe"))
 	if err != nil {
 		fmt.Fprintf(ready, "error: %v\n", err)
@@ -97,7 +147,7 @@ func RunMonitor(root, state, id string, ready *os.File) error {
 	// The starter records this process too, but may have been killed
 	// before it could.
 	writeMonitorPid(r.dir(id), os.Getpid())
-	return r.monitor(id, ready)
+	return r.monitor(id, adopt, ready)
 }
 
 // monitorPidFile names a container's monitor (pid and start time) from the
@@ -120,56 +170,86 @@ func readMonitorPid(dir string) (int, uint64) {
 	return m.Pid, m.Start
 }
 
-func (r *Runtime) monitor(id string, ready *os.File) error {
+func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 	// A monitor has no terminal and must not die with one.
 	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE} {
 		signalIgnore(sig)
 	}
 	dir := r.dir(id)
+	fail := func(err error) error {
+		fmt.Fprintf(ready, "error: %v\n", err)
+		ready.Close()
+		return err
+	}
+	// One monitor per container: the lock is held for this process's
+	// life, so an adopting monitor cannot run beside a live one. A monitor
+	// that starts the container waits for its predecessor to finish.
+	if err := lockMonitor(dir, !adopt); err != nil {
+		return fail(err)
+	}
 	var s Spec
 	if err := readJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
-		fmt.Fprintf(ready, "error: %v\n", err)
-		return err
+		return fail(err)
 	}
 	logw, err := newLogWriter(filepath.Join(dir, "container.log"), s.LogMaxSize, s.LogMaxFiles)
 	if err != nil {
-		fmt.Fprintf(ready, "error: %v\n", err)
-		return err
+		return fail(err)
 	}
 	defer logw.Close()
 
+	var lost []string
 	if s.Resolver != nil && s.Network == NetworkPath {
 		// The name server lives as long as the monitor, across restarts.
 		if err := startResolver(context.Background(), s.NetNS, s.Resolver); err != nil {
 			fmt.Fprintf(os.Stderr, "container %s: %v\n", s.Name, err)
+			lost = append(lost, fmt.Sprintf("its name server (%v)", err))
 		}
 	}
 	var rec record
 	readJSON(filepath.Join(dir, "status.json"), &rec)
+	if adopt && rec.MonitorPid != os.Getpid() && procAlive(rec.MonitorPid, rec.MonitorStart) {
+		// A monitor of an older berth, which holds no lock.
+		return fail(fmt.Errorf("the monitor of %s is running", s.Name))
+	}
 	rec.MonitorPid, rec.MonitorStart = os.Getpid(), procStart(os.Getpid())
 	backoff := 100 * time.Millisecond
 	first := true
-	for {
-		inst, outs, err := r.startLogged(id, &s, logw)
-		if err != nil {
-			rec.Status, rec.ExitCode, rec.Error, rec.Pid = StatusExited, 127, err.Error(), 0
-			rec.FinishedAt = time.Now()
-			writeJSON(filepath.Join(dir, "status.json"), &rec)
-			r.dieEvent(id, &s, rec.ExitCode, time.Time{})
-			if first {
-				fmt.Fprintf(ready, "error: %v\n", err)
-				ready.Close()
-			}
-			return err
-		}
-		pid, _ := inst.p.Pid()
-		rec.Status, rec.Pid, rec.PidStart, rec.Error = StatusRunning, pid, procStart(pid), ""
-		rec.StartedAt, rec.FinishedAt, rec.ExitCode = time.Now(), time.Time{}, 0
-		if s.Healthcheck != nil && len(s.Healthcheck.Test) > 0 && s.Healthcheck.Test[0] != "NONE" {
-			rec.Health, rec.FailingCount = HealthStarting, 0
+	var inst *instance
+	var outs *drain
+	if adopt {
+		var more []string
+		if inst, outs, more, err = r.adoptInit(id, &s, &rec, logw); err != nil {
+			return fail(err)
 		}
 		writeJSON(filepath.Join(dir, "status.json"), &rec)
-		r.event("start", id, &s)
+		// Reported before "ok", below.
+		for _, l := range append(lost, more...) {
+			fmt.Fprintf(ready, "lost: %s\n", l)
+		}
+	}
+	for {
+		if inst == nil {
+			inst, outs, err = r.startLogged(id, &s, logw)
+			if err != nil {
+				rec.Status, rec.ExitCode, rec.Error, rec.Pid = StatusExited, 127, err.Error(), 0
+				rec.FinishedAt, rec.OutputPipes = time.Now(), [2]uint64{}
+				writeJSON(filepath.Join(dir, "status.json"), &rec)
+				r.dieEvent(id, &s, rec.ExitCode, time.Time{})
+				if first {
+					return fail(err)
+				}
+				return err
+			}
+			pid, _ := inst.p.Pid()
+			rec.Status, rec.Pid, rec.PidStart, rec.Error = StatusRunning, pid, procStart(pid), ""
+			rec.StartedAt, rec.FinishedAt, rec.ExitCode = time.Now(), time.Time{}, 0
+			rec.OutputPipes = inst.pipes
+			if s.Healthcheck != nil && len(s.Healthcheck.Test) > 0 && s.Healthcheck.Test[0] != "NONE" {
+				rec.Health, rec.FailingCount = HealthStarting, 0
+			}
+			writeJSON(filepath.Join(dir, "status.json"), &rec)
+			r.event("start", id, &s)
+		}
 		if first {
 			fmt.Fprintln(ready, "ok")
 			ready.Close()
@@ -185,14 +265,19 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 		hctx, stopHealth := context.WithCancel(context.Background())
 		hdone := make(chan struct{})
 		go func() { defer close(hdone); r.probeLoop(hctx, id, &s, &rec) }()
-		started := time.Now()
+		started := rec.StartedAt
 		code := inst.wait()
 		stopHealth()
 		<-hdone
 		outs.Wait()
 		r.destroy(id, inst)
+		inst = nil
 
 		rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
+		rec.OutputPipes = [2]uint64{}
+		if code < 0 {
+			rec.Error = "the container exited while its monitor was replaced; its exit status is unknown"
+		}
 		writeJSON(filepath.Join(dir, "status.json"), &rec)
 		r.dieEvent(id, &s, code, started)
 		if !r.shouldRestart(id, &s, code, rec.RestartCount) {
@@ -218,6 +303,36 @@ func (r *Runtime) monitor(id string, ready *os.File) error {
 		rec.RestartCount++
 	}
 }
+
+// lockMonitor takes the container's monitor lock for the rest of this
+// process's life, waiting a while for a monitor that is finishing when
+// wait, failing at once otherwise.
+func lockMonitor(dir string, wait bool) error {
+	f, err := os.OpenFile(filepath.Join(dir, "monitor.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			// Held until the process ends: the descriptor is never closed.
+			monitorLock = f
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || !wait || time.Now().After(deadline) {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return errors.New("another monitor of the container is running")
+			}
+			return fmt.Errorf("locking the monitor: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// monitorLock keeps the monitor lock's file open (and so locked).
+var monitorLock *os.File
 
 func (r *Runtime) stopRequested(id string) bool {
 	_, err := os.Stat(filepath.Join(r.dir(id), "stop-requested"))
@@ -274,6 +389,7 @@ func (r *Runtime) startLogged(id string, s *Spec, logw *logWriter) (*instance, *
 		return nil, nil, err
 	}
 	d.n = 2
+	inst.pipes = [2]uint64{inode(or), inode(er)}
 	go func() { logw.copyStream("stdout", or, nil); or.Close(); d.done <- struct{}{} }()
 	go func() { logw.copyStream("stderr", er, nil); er.Close(); d.done <- struct{}{} }()
 	return inst, d, nil

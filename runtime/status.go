@@ -45,6 +45,10 @@ type record struct {
 	Health       string    `json:"health,omitempty"`
 	HealthLog    []Probe   `json:"health_log,omitempty"`
 	FailingCount int       `json:"failing_streak,omitempty"`
+	// OutputPipes are the inode numbers of the pipes the running init
+	// writes its stdout and stderr to, for a monitor that replaces a lost
+	// one to read them again.
+	OutputPipes [2]uint64 `json:"output_pipes,omitzero"`
 }
 
 // Probe is the result of one health check run.

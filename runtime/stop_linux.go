@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/failpoint"
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
 )
@@ -232,6 +233,11 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 	}
 	if err := removeCgroups(info.ID); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
+	}
+	// Renamed with a mount below it, the directory could not be deleted,
+	// and the mount would be left where nothing looks for it.
+	if mounted, err := mountinfo.Mounted(r.rootfs(info.ID)); err == nil && mounted {
+		return fmt.Errorf("removing %s: its root file system is still mounted at %s", info.Name, r.rootfs(info.ID))
 	}
 	dir := r.dir(info.ID)
 	gone := dir + ".removing"

@@ -52,11 +52,12 @@ func init() {
 }
 
 // monitor runs a container's monitor from the arguments runtime.Start
-// gives it: --root DIR --state DIR ID.
+// (or Adopt) gives it: --root DIR --state DIR [--adopt] ID.
 func monitor(args []string) int {
 	fs := flag.NewFlagSet(runtime.MonitorCommand, flag.ContinueOnError)
 	root := fs.String("root", "", "berth root")
 	state := fs.String("state", "", "berth state")
+	adopt := fs.Bool("adopt", false, "take over the running container of a lost monitor")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -64,7 +65,7 @@ func monitor(args []string) int {
 		fmt.Fprintf(os.Stderr, "berth %s: needs --root, --state and one container ID\n", runtime.MonitorCommand)
 		return 2
 	}
-	if err := runtime.RunMonitor(*root, *state, fs.Arg(0), os.NewFile(3, "ready")); err != nil {
+	if err := runtime.RunMonitor(*root, *state, fs.Arg(0), *adopt, os.NewFile(3, "ready")); err != nil {
 		fmt.Fprintf(os.Stderr, "berth %s: %v\n", runtime.MonitorCommand, err)
 		return 1
 	}
