@@ -3,13 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"time"
 )
-
-func signalIgnore(sig os.Signal) { signal.Ignore(sig) }
 
 // Health check defaults, as Docker's.
 const (

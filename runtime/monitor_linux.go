@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -17,8 +18,9 @@ import (
 )
 
 // A detached container is watched by a monitor: a small process of its own
-// (the berth binary, re-executed as MonitorCommand and detached from the
-// CLI by a double fork, like conmon). The monitor starts the container,
+// (the berth binary, re-executed as MonitorCommand in a session of its own,
+// reparented to init when the CLI exits; like conmon, but started with one
+// exec instead of a double fork). The monitor starts the container,
 // writes its output to the log file, records its exit, applies the restart
 // policy and runs health probes. It needs no daemon and outlives the CLI;
 // if it is killed, the container runs on and Inspect says so.
@@ -171,10 +173,12 @@ func readMonitorPid(dir string) (int, uint64) {
 }
 
 func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
-	// A monitor has no terminal and must not die with one.
-	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE} {
-		signalIgnore(sig)
-	}
+	// A monitor has no terminal and must not die with one. The signals
+	// are caught and dropped, not ignored: an ignored signal stays ignored
+	// across exec, so every container would start with SIGINT and SIGHUP
+	// ignored and could never act on `stop_signal: SIGINT`. A caught one
+	// is back at its default in the container.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
 	dir := r.dir(id)
 	fail := func(err error) error {
 		fmt.Fprintf(ready, "error: %v\n", err)
