@@ -199,12 +199,47 @@ type RestartOptions struct {
 	Events   Events
 }
 
-// Restart stops then starts the project's containers.
+// Restart stops then starts the project's containers. The services that
+// depend on a restarted one with `restart: true` are restarted too, unless
+// NoDeps, as docker compose does.
 func (e *Engine) Restart(ctx context.Context, p *Project, opts RestartOptions) error {
-	if err := e.Stop(ctx, p, StopOptions{Services: opts.Services, Timeout: opts.Timeout, Events: opts.Events}); err != nil {
+	services := opts.Services
+	if !opts.NoDeps {
+		services = withRestartDependents(p, services)
+	}
+	if err := e.Stop(ctx, p, StopOptions{Services: services, Timeout: opts.Timeout, Events: opts.Events}); err != nil {
 		return err
 	}
-	return e.Start(ctx, p, StartOptions{Services: opts.Services, Events: opts.Events})
+	return e.Start(ctx, p, StartOptions{Services: services, Events: opts.Events})
+}
+
+// withRestartDependents adds to services (none means all) every service
+// that depends on one of them, directly or not, with `restart: true`.
+func withRestartDependents(p *Project, services []string) []string {
+	if len(services) == 0 {
+		return nil
+	}
+	in := map[string]bool{}
+	out := append([]string{}, services...)
+	for _, s := range services {
+		in[s] = true
+	}
+	for grew := true; grew; {
+		grew = false
+		for _, name := range p.ServiceNames() {
+			if in[name] {
+				continue
+			}
+			for dep, d := range p.Services[name].DependsOn {
+				if d.Restart && in[dep] {
+					in[name], grew = true, true
+					out = append(out, name)
+					break
+				}
+			}
+		}
+	}
+	return out
 }
 
 // KillOptions are `berth kill`'s.

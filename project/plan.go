@@ -11,13 +11,22 @@ type servicePlan struct {
 	Start    []container // exist, stopped, unchanged
 	Keep     []container // exist, unchanged (running or not)
 	Remove   []container // replicas above the wanted scale
+	Restart  []container // running, to be stopped and started again
 }
 
-// withRecreateAll turns every kept or started container into a recreate,
-// for a service whose `restart: true` dependency was recreated.
-func (sp servicePlan) withRecreateAll() servicePlan {
-	sp.Recreate = append(append(sp.Recreate, sp.Keep...), sp.Start...)
-	sp.Keep, sp.Start = nil, nil
+// withRestartAll turns every kept running container into a restart, for a
+// service whose `restart: true` dependency was recreated: compose restarts
+// such a service, it does not recreate it.
+func (sp servicePlan) withRestartAll() servicePlan {
+	var keep []container
+	for _, c := range sp.Keep {
+		if c.running() {
+			sp.Restart = append(sp.Restart, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	sp.Keep = keep
 	return sp
 }
 

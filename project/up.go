@@ -132,9 +132,25 @@ func (e *Engine) up(ctx context.Context, p *Project, opts UpOptions) error {
 // whether it (re)created containers, for dependants with restart: true.
 func (e *Engine) applyService(ctx context.Context, p *Project, name string, img *serviceImage, sp servicePlan, depRecreated bool, opts UpOptions) (bool, error) {
 	if depRecreated && !opts.NoRecreate {
-		sp = sp.withRecreateAll()
+		sp = sp.withRestartAll()
 	}
 	changed := false
+	for _, c := range sp.Restart {
+		opts.Events.emit(containerResource(c.Name), "Restarting")
+		if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(opts.Timeout)); err != nil {
+			return changed, err
+		}
+		info, err := e.Runtime.Inspect(ctx, c.ID)
+		if err != nil {
+			return changed, err
+		}
+		c.Info = info
+		if !opts.NoStart {
+			if err := e.startContainer(ctx, c, opts.Events); err != nil {
+				return changed, err
+			}
+		}
+	}
 	for _, c := range sp.Remove {
 		if err := e.removeContainer(ctx, c, opts.Timeout, false, opts.Events); err != nil {
 			return changed, err
