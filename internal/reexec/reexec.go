@@ -32,6 +32,8 @@ func init() {
 		// Init does one thing after another until it executes the
 		// container's process; a second P only adds threads to start.
 		goruntime.GOMAXPROCS(1)
+		// What berth's caller ignored must not reach the container.
+		runtime.ResetIgnoredSignals()
 		libcontainer.Init()
 	}
 	// Keep the main goroutine on the main thread, so no other goroutine
