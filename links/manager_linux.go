@@ -95,18 +95,23 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
-	// Published ports answer on 127.0.0.1: the replies to the host's
-	// connections through the bridge, de-NATed back to 127.0.0.1, are
-	// routed only with route_localnet. It is turned on once the rules
-	// are written, whose guard drops 127.0.0.0/8 arriving from elsewhere
-	// than lo.
-	if err := os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644); err != nil {
-		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
-	}
-	if err := allowForwarding(ctx, n.Bridge); err != nil {
+	if err := openBridge(ctx, n); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
 	return n, nil
+}
+
+// openBridge lets traffic through a bridge once its rules are written.
+// Published ports answer on 127.0.0.1: the replies to the host's
+// connections through the bridge, de-NATed back to 127.0.0.1, are routed
+// only with route_localnet. It is turned on after the rules, whose guard
+// drops 127.0.0.0/8 arriving from elsewhere than lo. And iptables'
+// FORWARD chains must let the bridge's traffic through (allowForwarding).
+func openBridge(ctx context.Context, n *Network) error {
+	if err := os.WriteFile(fmt.Sprintf("/proc/sys/net/ipv4/conf/%s/route_localnet", n.Bridge), []byte("1"), 0o644); err != nil {
+		return err
+	}
+	return allowForwarding(ctx, n.Bridge)
 }
 
 // findByFullName finds a network by its own name in any project.

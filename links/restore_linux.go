@@ -58,6 +58,11 @@ func (m *Manager) Restore(ctx context.Context, project, nsPath string) error {
 	if err := m.writeNetworkRules(project, st); err != nil {
 		return fmt.Errorf("restoring the network of %s: %w", sb.ContainerName, err)
 	}
+	for _, ep := range sb.Endpoints {
+		if err := openBridge(ctx, networkNamed(st, ep.Network)); err != nil {
+			return fmt.Errorf("restoring network %s: %w", ep.Network, err)
+		}
+	}
 	return nil
 }
 
