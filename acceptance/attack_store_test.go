@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthdev/berth/internal/busybox"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,30 +51,10 @@ func asNobody(path string) (string, error) {
 // testdata/euid at bin/euid.
 func withSetuidEuid(t *testing.T, euid []byte) []byte {
 	t.Helper()
-	base, err := busybox.TarBytes(busybox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tr := tar.NewReader(bytes.NewReader(base))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tw.WriteHeader(h)
-		io.Copy(tw, tr)
-	}
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/euid", Mode: 0o4755, Size: int64(len(euid))})
-	tw.Write(euid)
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return busyboxTarWith(t, "", func(tw *tar.Writer) {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/euid", Mode: 0o4755, Size: int64(len(euid))})
+		tw.Write(euid)
+	})
 }
 
 // setuidStore is a store under a world-traversable directory with setuid

@@ -5,12 +5,14 @@
 package acceptance
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -253,4 +255,35 @@ func (e *env) checkNothingLeft() {
 	if ns, _ := os.ReadDir(filepath.Join(e.State, "netns")); len(ns) > 0 {
 		t.Errorf("network namespaces left under %s", e.State)
 	}
+}
+
+// busyboxTarWith is busybox's root file system as a tar stream, every name
+// prefixed with prefix ("./" as docker save writes them, or ""), followed
+// by what extra writes.
+func busyboxTarWith(t *testing.T, prefix string, extra func(tw *tar.Writer)) []byte {
+	t.Helper()
+	base, err := busybox.TarBytes(busybox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tr := tar.NewReader(bytes.NewReader(base))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Name = prefix + h.Name
+		tw.WriteHeader(h)
+		io.Copy(tw, tr)
+	}
+	extra(tw)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

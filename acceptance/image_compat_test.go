@@ -2,9 +2,7 @@ package acceptance
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,41 +14,20 @@ import (
 // debootstrap leaves in a Debian root file system.
 func debootstrapLayer(t *testing.T) []byte {
 	t.Helper()
-	base, err := busybox.TarBytes(busybox.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tr := tar.NewReader(bytes.NewReader(base))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	return busyboxTarWith(t, "./", func(tw *tar.Writer) {
+		for _, d := range []struct {
+			name         string
+			typ          byte
+			major, minor int64
+		}{
+			{"./dev/full", tar.TypeChar, 1, 7}, {"./dev/null", tar.TypeChar, 1, 3}, {"./dev/zero", tar.TypeChar, 1, 5},
+			{"./dev/random", tar.TypeChar, 1, 8}, {"./dev/tty", tar.TypeChar, 5, 0}, {"./dev/console", tar.TypeChar, 5, 1},
+			{"./dev/ptmx", tar.TypeChar, 5, 2}, {"./dev/loop0", tar.TypeBlock, 7, 0},
+		} {
+			tw.WriteHeader(&tar.Header{Name: d.name, Typeflag: d.typ, Mode: 0o666, Devmajor: d.major, Devminor: d.minor})
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Name = "./" + h.Name
-		tw.WriteHeader(h)
-		io.Copy(tw, tr)
-	}
-	for _, d := range []struct {
-		name         string
-		typ          byte
-		major, minor int64
-	}{
-		{"./dev/full", tar.TypeChar, 1, 7}, {"./dev/null", tar.TypeChar, 1, 3}, {"./dev/zero", tar.TypeChar, 1, 5},
-		{"./dev/random", tar.TypeChar, 1, 8}, {"./dev/tty", tar.TypeChar, 5, 0}, {"./dev/console", tar.TypeChar, 5, 1},
-		{"./dev/ptmx", tar.TypeChar, 5, 2}, {"./dev/loop0", tar.TypeBlock, 7, 0},
-	} {
-		tw.WriteHeader(&tar.Header{Name: d.name, Typeflag: d.typ, Mode: 0o666, Devmajor: d.major, Devminor: d.minor})
-	}
-	tw.WriteHeader(&tar.Header{Name: "./dev/fd", Typeflag: tar.TypeSymlink, Linkname: "/proc/self/fd", Mode: 0o777})
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+		tw.WriteHeader(&tar.Header{Name: "./dev/fd", Typeflag: tar.TypeSymlink, Linkname: "/proc/self/fd", Mode: 0o777})
+	})
 }
 
 // docker save of a Debian debootstrap image failed to load with

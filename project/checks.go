@@ -1,11 +1,9 @@
 package project
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"sort"
 	"strings"
@@ -143,14 +141,8 @@ func selfReferences(s types.ServiceConfig) []string {
 // down and the other verbs that only remove never run it, so a deleted
 // secret file does not keep a stack from being taken down.
 func checkHost(p *Project, services []string) error {
-	file := ""
-	if len(p.ComposeFiles) > 0 {
-		file = filepath.Base(p.ComposeFiles[0])
-	}
-	var errs []error
-	add := func(service, field, format string, args ...any) {
-		errs = append(errs, &ValidationError{File: file, Service: service, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var pr problems
+	add := pr.collector(p)
 	cpus := goruntime.NumCPU()
 	usedSecrets, usedConfigs := map[string]string{}, map[string]string{}
 	for _, name := range services {
@@ -203,7 +195,7 @@ func checkHost(p *Project, services []string) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return pr.err()
 }
 
 func secretObjects(p *Project) map[string]types.FileObjectConfig {

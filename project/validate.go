@@ -118,14 +118,8 @@ var validRestart = map[string]bool{"": true, "no": true, "always": true, "on-fai
 // references between services, and dependency cycles. All problems are
 // returned together.
 func Validate(p *Project) error {
-	file := ""
-	if len(p.ComposeFiles) > 0 {
-		file = filepath.Base(p.ComposeFiles[0])
-	}
-	var errs []error
-	add := func(service, field, format string, args ...any) {
-		errs = append(errs, &ValidationError{File: file, Service: service, Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	var pr problems
+	add := pr.collector(p)
 	names := p.ServiceNames()
 	sort.Strings(names)
 	for _, name := range names {
@@ -233,10 +227,28 @@ func Validate(p *Project) error {
 	}
 	checkProjectLimits(p, add)
 	if cycle := findCycle(p); cycle != nil {
-		errs = append(errs, &ValidationError{File: file, Field: "depends_on", Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
+		add("", "depends_on", "dependency cycle: %s", strings.Join(cycle, " -> "))
 	}
-	return errors.Join(errs...)
+	return pr.err()
 }
+
+// problems collects the ValidationErrors found in a project, each naming
+// the project's first compose file.
+type problems struct{ errs []error }
+
+// collector returns the function that records one problem.
+func (pr *problems) collector(p *Project) func(service, field, format string, args ...any) {
+	file := ""
+	if len(p.ComposeFiles) > 0 {
+		file = filepath.Base(p.ComposeFiles[0])
+	}
+	return func(service, field, format string, args ...any) {
+		pr.errs = append(pr.errs, &ValidationError{File: file, Service: service, Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// err is every problem found, joined, or nil.
+func (pr *problems) err() error { return errors.Join(pr.errs...) }
 
 // findCycle returns one dependency cycle, first service repeated at the
 // end, or nil.
