@@ -201,9 +201,8 @@ func relTo(root, p string) string {
 	return filepath.ToSlash(r)
 }
 
-// prunes says whether rule i leaves out the directory d and all below it.
-func (w *Watcher) prunes(i int, d string) bool {
-	r := w.rules[i]
+// prunes says whether the rule leaves out the directory d and all below it.
+func (r Rule) prunes(d string) bool {
 	if rel := relTo(r.Path, d); rel != "." && Ephemeral(rel) {
 		return true
 	}
@@ -215,41 +214,20 @@ func (w *Watcher) prunes(i int, d string) bool {
 	return false
 }
 
-// wantsDir says whether some rule needs the directory d watched.
-func (w *Watcher) wantsDir(d string) bool {
-	for i, r := range w.rules {
-		if w.isFile[i] {
-			if filepath.Dir(r.Path) == d {
-				return true
-			}
-			continue
-		}
-		if under(d, r.Path) && !w.prunes(i, d) && !w.prunedAbove(i, d) {
+// prunedAbove says whether a directory between the rule's root and p is
+// left out (so p is never reached by the rule's walk).
+func (r Rule) prunedAbove(p string) bool {
+	for d := filepath.Dir(p); under(d, r.Path) && d != r.Path; d = filepath.Dir(d) {
+		if r.prunes(d) {
 			return true
 		}
 	}
 	return false
 }
 
-// prunedAbove says whether a directory between rule i's root and d is
-// left out (so d is never reached by the rule's walk).
-func (w *Watcher) prunedAbove(i int, d string) bool {
-	root := w.rules[i].Path
-	for p := filepath.Dir(d); under(p, root) && p != root; p = filepath.Dir(p) {
-		if w.prunes(i, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// accepts says whether rule i takes a change of p; isDir and existed say
+// takes says whether the tree rule takes a change of p; isDir and gone say
 // what p is (or was, for a path that is gone).
-func (w *Watcher) accepts(i int, p string, isDir, gone bool) bool {
-	r := w.rules[i]
-	if w.isFile[i] {
-		return p == r.Path
-	}
+func (r Rule) takes(p string, isDir, gone bool) bool {
 	if !under(p, r.Path) || p == r.Path {
 		return false
 	}
@@ -261,7 +239,7 @@ func (w *Watcher) accepts(i int, p string, isDir, gone bool) bool {
 			return false
 		}
 	}
-	if w.prunedAbove(i, p) {
+	if r.prunedAbove(p) {
 		return false
 	}
 	if r.Include != nil && !r.Include.Matches(p) {
@@ -269,6 +247,55 @@ func (w *Watcher) accepts(i int, p string, isDir, gone bool) bool {
 		return gone && isDir
 	}
 	return true
+}
+
+// Walk calls fn for every path the rule takes as it is now, directories
+// before what they hold; ignored trees are not entered. For a rule on a
+// file, that is the file.
+func (r Rule) Walk(fn func(p string, d fs.DirEntry) error) error {
+	fi, err := os.Stat(r.Path)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrNoPath, r.Path)
+	}
+	if !fi.IsDir() {
+		return fn(r.Path, fs.FileInfoToDirEntry(fi))
+	}
+	return filepath.WalkDir(r.Path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == r.Path {
+			return nil
+		}
+		if d.IsDir() && r.prunes(p) {
+			return fs.SkipDir
+		}
+		if !r.takes(p, d.IsDir(), false) {
+			return nil
+		}
+		return fn(p, d)
+	})
+}
+
+// wantsDir says whether some rule needs the directory d watched.
+func (w *Watcher) wantsDir(d string) bool {
+	for i, r := range w.rules {
+		if w.isFile[i] {
+			if filepath.Dir(r.Path) == d {
+				return true
+			}
+			continue
+		}
+		if under(d, r.Path) && !r.prunes(d) && !r.prunedAbove(d) {
+			return true
+		}
+	}
+	return false
+}
+
+// accepts says whether rule i takes a change of p.
+func (w *Watcher) accepts(i int, p string, isDir, gone bool) bool {
+	if w.isFile[i] {
+		return p == w.rules[i].Path
+	}
+	return w.rules[i].takes(p, isDir, gone)
 }
 
 // changesFor lists p under every rule that takes it.
