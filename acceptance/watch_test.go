@@ -57,6 +57,9 @@ func (e *env) start(args ...string) *bgBerth {
 	b := &bgBerth{t: e.t, cmd: cmd, out: out, done: make(chan error, 1)}
 	go func() { b.done <- cmd.Wait() }()
 	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("berth %s printed:\n%s", strings.Join(args, " "), out.String())
+		}
 		select {
 		case <-b.done:
 		default:
@@ -128,7 +131,8 @@ func (e *env) eventuallyIn(service string, n int, script, want string) {
 	var got string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		got = e.inContainer(service, n, script)
+		// A file not there yet makes the script fail: poll on.
+		got = e.berth("exec", "-T", "--index", strconv.Itoa(n), service, "sh", "-c", script).Stdout
 		if got == want {
 			return
 		}
@@ -277,5 +281,159 @@ func TestWatchSync(t *testing.T) {
 	// watch leaves the stack running, as it found it.
 	if rows := e.ps(); len(rows) != 2 {
 		t.Errorf("after watch, %d containers running, want 2", len(rows))
+	}
+}
+
+const actionsCompose = `services:
+  web:
+    build: ./web
+    image: wt/web
+    command: ["sh", "-c", "echo start >> /state/web-starts; exec sleep 100000"]
+    volumes: ["./state:/state"]
+    develop:
+      watch:
+        - action: rebuild
+          path: ./web
+  dep:
+    image: bb
+    command: ["sleep", "100000"]
+    depends_on:
+      web: {condition: service_started, restart: true}
+  other:
+    image: bb
+    command: ["sleep", "100000"]
+    depends_on: [web]
+  rs:
+    image: bb
+    command: ["sh", "-c", "echo start >> /state/rs-starts; exec sleep 100000"]
+    volumes: ["./state:/state"]
+    develop:
+      watch:
+        - action: restart
+          path: ./rs.txt
+        - action: sync+restart
+          path: ./sr
+          target: /sr
+  ex:
+    image: bb
+    user: app
+    command: ["sleep", "100000"]
+    develop:
+      watch:
+        - action: sync+exec
+          path: ./ex
+          target: /tmp/ex
+          exec:
+            command: ["sh", "-c", "echo $(id -u) $(pwd) $$GREETING > /tmp/exec-out"]
+            user: root
+            working_dir: /tmp/ex
+            environment:
+              GREETING: hello
+`
+
+// lines counts the lines of a file under the project directory.
+func (e *env) lines(name string) int {
+	b, _ := os.ReadFile(filepath.Join(e.Dir, name))
+	return strings.Count(string(b), "\n")
+}
+
+func (e *env) eventuallyLines(name string, n int) {
+	e.t.Helper()
+	e.eventually(60*time.Second, fmt.Sprintf("%d lines in %s", n, name), func() bool { return e.lines(name) >= n })
+	if got := e.lines(name); got != n {
+		e.t.Fatalf("%s has %d lines, want %d", name, got, n)
+	}
+}
+
+func (e *env) containerIDs() map[string]string {
+	out := map[string]string{}
+	for _, r := range e.ps() {
+		out[r.Service] = r.ID
+	}
+	return out
+}
+
+// TestWatchActions covers rebuild (with the step cache, recreating only
+// the service and what depends on it with restart: true; a failed build
+// keeps the running container; a 5,000-file burst is one rebuild),
+// restart, sync+restart and sync+exec with its exec keys.
+func TestWatchActions(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("web/Dockerfile", "FROM bb\nRUN echo base > /base\nCOPY . /srv\n")
+	e.writeFile("web/index.txt", "v1\n")
+	e.writeFile("rs.txt", "0\n")
+	e.writeFile("sr/file", "s1\n")
+	e.writeFile("ex/f", "e1\n")
+	if err := os.MkdirAll(filepath.Join(e.Dir, "state"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	e.writeFile("compose.yaml", actionsCompose)
+	w := e.start("watch")
+	w.waitOutput("Watch enabled", 1, 120*time.Second)
+	e.eventuallyLines("state/web-starts", 1)
+	before := e.containerIDs()
+
+	// rebuild: the new file is in the new image; dep (restart: true) is
+	// recreated with web, other (a plain depends_on) is not.
+	e.writeFile("web/index.txt", "v2\n")
+	e.eventuallyLines("state/web-starts", 2)
+	e.eventuallyIn("web", 1, "cat /srv/index.txt", "v2\n")
+	w.waitOutput(`recreated "web", "dep"`, 1, 60*time.Second)
+	after := e.containerIDs()
+	if after["web"] == before["web"] || after["dep"] == before["dep"] {
+		t.Errorf("web and dep were not recreated: %v -> %v", before, after)
+	}
+	if after["other"] != before["other"] || after["rs"] != before["rs"] {
+		t.Errorf("services that do not depend on web with restart: true were recreated: %v -> %v", before, after)
+	}
+
+	// A failed build is reported and the running container kept.
+	e.writeFile("web/Dockerfile", "FROM bb\nRUN exit 3\n")
+	w.waitOutput(`Build of service "web" failed`, 1, 60*time.Second)
+	if now := e.containerIDs(); now["web"] != after["web"] {
+		t.Errorf("a failed build replaced web's container")
+	}
+	e.eventuallyIn("web", 1, "cat /srv/index.txt", "v2\n")
+	// Fixed again: the step cache gives back the image web runs, so
+	// nothing is recreated.
+	e.writeFile("web/Dockerfile", "FROM bb\nRUN echo base > /base\nCOPY . /srv\n")
+	w.waitOutput(`service "web" is unchanged`, 1, 60*time.Second)
+	if now := e.containerIDs(); now["web"] != after["web"] {
+		t.Errorf("a rebuild to the same image replaced web's container")
+	}
+
+	// 5,000 files at once (a branch switch) is one rebuild: the starts
+	// go up by one, and the marker written after that rebuild by one
+	// more.
+	for i := 0; i < 5000; i++ {
+		e.writeFile(fmt.Sprintf("web/burst/d%02d/f%04d", i%50, i), "x")
+	}
+	e.eventuallyLines("state/web-starts", 3)
+	e.eventuallyIn("web", 1, "ls /srv/burst/*/* | wc -l", "5000\n")
+	w.waitOutput(`recreated "web", "dep"`, 2, 60*time.Second)
+	e.writeFile("web/marker", "m\n")
+	e.eventuallyIn("web", 1, "cat /srv/marker 2>/dev/null", "m\n")
+	e.eventuallyLines("state/web-starts", 4)
+	if n := strings.Count(w.out.String(), `Rebuilding service "web"`); n != 5 {
+		t.Errorf("%d rebuilds, want 5 (v2, the failed one, the fix, the burst, the marker)", n)
+	}
+
+	// restart: the container runs its command again.
+	e.eventuallyLines("state/rs-starts", 1)
+	e.writeFile("rs.txt", "1\n")
+	e.eventuallyLines("state/rs-starts", 2)
+	// sync+restart: the file is there, then the container restarts.
+	e.writeFile("sr/file", "s2\n")
+	e.eventuallyLines("state/rs-starts", 3)
+	e.eventuallyIn("rs", 1, "cat /sr/file 2>/dev/null", "s2\n")
+
+	// sync+exec: the file is synced, then the command runs as its user,
+	// in its working directory, with its environment.
+	e.writeFile("ex/f", "e2\n")
+	e.eventuallyIn("ex", 1, "cat /tmp/ex/f /tmp/exec-out 2>/dev/null", "e2\n0 /tmp/ex hello\n")
+
+	if err := w.interrupt(); err != nil {
+		t.Errorf("watch after Ctrl-C: %v\n%s", err, w.out.String())
 	}
 }

@@ -142,16 +142,39 @@ func (e *Engine) watchRebuild(ctx context.Context, p *Project, svc string, opts 
 	opts.Events.emit("Image "+ref, "Built")
 	opts.log("service %q successfully built", svc)
 	targets := append([]string{svc}, restartDependents(p, svc)...)
+	before := e.serviceContainerIDs(ctx, p)
 	if err := e.Up(ctx, p, UpOptions{Services: targets, NoDeps: true, NoBuild: true, Events: opts.Events}); err != nil {
 		opts.log("recreating service %q after its rebuild: %v", svc, err)
 		return
 	}
-	opts.log("service %q recreated", strings.Join(targets, `", "`))
+	after := e.serviceContainerIDs(ctx, p)
+	var recreated []string
+	for _, t := range targets {
+		if after[t] != before[t] {
+			recreated = append(recreated, fmt.Sprintf("%q", t))
+		}
+	}
+	if len(recreated) == 0 {
+		opts.log("service %q is unchanged: the rebuilt image is the one it runs", svc)
+	} else {
+		opts.log("recreated %s", strings.Join(recreated, ", "))
+	}
 	if opts.Prune {
 		if err := e.pruneUnused(ctx); err != nil {
 			opts.log("pruning after the rebuild of %q: %v", svc, err)
 		}
 	}
+}
+
+// serviceContainerIDs lists each service's container IDs, to tell what
+// an up recreated.
+func (e *Engine) serviceContainerIDs(ctx context.Context, p *Project) map[string]string {
+	cs, _ := projectContainers(ctx, e.Runtime, p.Name, false)
+	out := map[string]string{}
+	for _, c := range cs {
+		out[c.Service] += c.ID + " "
+	}
+	return out
 }
 
 // pruneUnused deletes the blobs and snapshots no image or container uses
