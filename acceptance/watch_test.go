@@ -437,3 +437,189 @@ func TestWatchActions(t *testing.T) {
 		t.Errorf("watch after Ctrl-C: %v\n%s", err, w.out.String())
 	}
 }
+
+const plainSyncCompose = `services:
+  app:
+    image: bb
+    command: ["sleep", "100000"]
+    develop:
+      watch:
+        - action: sync
+          path: ./src
+          target: /app
+`
+
+// TestWatchOverflowRescanConverges gives the watch an inotify queue of 16
+// events and stops it while 600 changes are made: the kernel drops
+// events, and the rescan still brings the container to the host's tree.
+func TestWatchOverflowRescanConverges(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	for i := 0; i < 100; i++ {
+		e.writeFile(fmt.Sprintf("src/old/f%03d", i), "old\n")
+	}
+	e.writeFile("compose.yaml", plainSyncCompose)
+	e.must("up", "-d")
+	e.writeFile("src/first", "1\n") // before the watch: initial state
+	e.eventually(5*time.Second, "nothing", func() bool { return true })
+
+	// The queue length is read when an inotify instance is made: lower
+	// it for as long as berth takes to start watching, then restore it.
+	const sysctl = "/proc/sys/fs/inotify/max_queued_events"
+	orig, err := os.ReadFile(sysctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := func() { os.WriteFile(sysctl, orig, 0o644) }
+	t.Cleanup(restore)
+	if err := os.WriteFile(sysctl, []byte("16"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := e.start("watch", "--no-up")
+	w.waitOutput("Watch enabled", 1, 60*time.Second)
+	restore()
+
+	w.cmd.Process.Signal(syscall.SIGSTOP)
+	for i := 0; i < 300; i++ {
+		e.writeFile(fmt.Sprintf("src/new/d%02d/f%03d", i%10, i), fmt.Sprintf("new %d\n", i))
+	}
+	for i := 0; i < 100; i += 2 {
+		e.removePath(fmt.Sprintf("src/old/f%03d", i))
+	}
+	e.rename("src/old", "src/moved")
+	w.cmd.Process.Signal(syscall.SIGCONT)
+
+	w.waitOutput("rescanned the tree", 1, 60*time.Second)
+	// The container's /app is the host's src/: 300 new files, 50 moved
+	// ones, nothing of old/.
+	e.eventuallyIn("app", 1, "ls /app/new/*/* | wc -l; ls /app/moved | wc -l; ls /app/old 2>/dev/null | wc -l; cat /app/new/d07/f297", "300\n50\n0\nnew 297\n")
+	if err := w.interrupt(); err != nil {
+		t.Errorf("watch after Ctrl-C: %v", err)
+	}
+}
+
+// TestUpWatchCtrlC: up --watch streams logs and watch lines together; a
+// change is synced; Ctrl-C stops the stack as up does and leaves no
+// berth process of the project behind.
+func TestUpWatchCtrlC(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("src/index", "1\n")
+	e.writeFile("compose.yaml", `services:
+  app:
+    image: bb
+    command: ["sh", "-c", "echo hello from app; exec sleep 100000"]
+    develop:
+      watch:
+        - action: sync
+          path: ./src
+          target: /app
+`)
+	up := e.start("up", "--watch")
+	up.waitOutput("Watch enabled", 1, 60*time.Second)
+	up.waitOutput("hello from app", 1, 30*time.Second)
+	e.writeFile("src/index", "2\n")
+	e.eventuallyIn("app", 1, "cat /app/index 2>/dev/null", "2\n")
+	up.waitOutput("Syncing service \"app\"", 1, 30*time.Second)
+	if err := up.interrupt(); err != nil {
+		t.Errorf("up --watch after Ctrl-C: %v\n%s", err, up.out.String())
+	}
+	// As after `up` and Ctrl-C: the container is there, stopped.
+	rows := e.ps("-a")
+	if len(rows) != 1 || rows[0].State != "exited" {
+		t.Errorf("after Ctrl-C, containers %+v, want app stopped", rows)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(e.Root)) {
+			t.Errorf("process left after up --watch: %s %q", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		}
+	}
+}
+
+// TestWatchWithoutRulesShowsMinimalRule: no develop.watch is an error
+// that shows a rule to add, before anything is created.
+func TestWatchWithoutRulesShowsMinimalRule(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  api:\n    image: bb\n    command: [\"sleep\", \"100000\"]\n")
+	for _, args := range [][]string{{"watch"}, {"up", "--watch"}} {
+		r := e.berth(args...)
+		if r.Code != 1 {
+			t.Errorf("berth %v: exit %d, want 1", args, r.Code)
+		}
+		for _, want := range []string{"develop.watch", "  api:\n    develop:\n      watch:\n        - action: sync\n          path: ./src\n          target: /app/src"} {
+			if !strings.Contains(r.Stderr, want) {
+				t.Errorf("berth %v said %q, missing %q", args, r.Stderr, want)
+			}
+		}
+	}
+	if rows := e.ps("-a"); len(rows) != 0 {
+		t.Errorf("containers were created: %+v", rows)
+	}
+}
+
+// TestWatchSyncStaysInContainer: the container plants symlinks where the
+// sync writes (a directory, a file, a parent of the target, absolute and
+// relative) pointing at a path that is a host directory; every write and
+// delete stays inside the container, following the links as the
+// container sees them.
+func TestWatchSyncStaysInContainer(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	host := t.TempDir() // a host directory the container must never reach
+	e.writeFile("src/evil/pwned", "x\n")
+	e.writeFile("src/link.txt", "x\n")
+	e.writeFile("src/up/pwned2", "x\n")
+	e.writeFile("sub/pwned", "x\n")
+	if err := os.WriteFile(filepath.Join(host, "target.txt"), []byte("host file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dots := strings.Repeat("../", 12)
+	e.writeFile("compose.yaml", fmt.Sprintf(`services:
+  app:
+    image: bb
+    command: ["sh", "-c", "mkdir -p /app/src %[1]s; echo container file > %[1]s/target.txt; rm -rf /app/src/evil /app/src/up /app/sub; ln -s %[1]s /app/src/evil; ln -s %[1]s/target.txt /app/src/link.txt; ln -s %[2]s%[1]s /app/src/up; ln -s %[1]s /app/sub; touch /ready; exec sleep 100000"]
+    develop:
+      watch:
+        - action: sync
+          path: ./src
+          target: /app/src
+        - action: sync
+          path: ./sub
+          target: /app/sub/deeper
+`, host, dots))
+	e.must("up", "-d")
+	e.eventuallyIn("app", 1, "ls /ready 2>/dev/null", "/ready\n")
+	w := e.start("watch", "--no-up")
+	w.waitOutput("Watch enabled", 1, 60*time.Second)
+	e.writeFile("src/evil/pwned", "through a directory link\n")
+	e.writeFile("src/link.txt", "through a file link\n")
+	e.writeFile("src/up/pwned2", "through a relative link\n")
+	e.writeFile("sub/pwned", "through a parent link\n")
+	// The links are followed as the container sees them: into the
+	// container's own directory of that name; a link where a file goes
+	// is replaced, its target left alone.
+	e.eventuallyIn("app", 1, fmt.Sprintf("cat %[1]s/pwned %[1]s/pwned2 %[1]s/deeper/pwned /app/src/link.txt %[1]s/target.txt 2>/dev/null; test -L /app/src/link.txt || echo replaced", host),
+		"through a directory link\nthrough a relative link\nthrough a parent link\nthrough a file link\ncontainer file\nreplaced\n")
+	ents, _ := os.ReadDir(host)
+	if len(ents) != 1 {
+		var names []string
+		for _, en := range ents {
+			names = append(names, en.Name())
+		}
+		t.Errorf("the sync wrote into the host directory: %v", names)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "target.txt")); string(b) != "host file\n" {
+		t.Errorf("the host file behind a planted link was overwritten: %q", b)
+	}
+	// Deletes resolve the same way: the link goes, and what went through
+	// it went inside the container; the host's directory keeps its file.
+	e.removePath("src/evil")
+	e.eventuallyIn("app", 1, fmt.Sprintf("ls -d /app/src/evil 2>/dev/null; ls -d %s", host), host+"\n")
+	if _, err := os.Stat(filepath.Join(host, "target.txt")); err != nil {
+		t.Errorf("a delete reached the host: %v", err)
+	}
+	w.interrupt()
+}

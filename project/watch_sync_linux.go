@@ -176,13 +176,12 @@ func (pl *placer) mkdir(dir *os.File, name string, mode fs.FileMode) (*os.File, 
 	err := unix.Mkdirat(dfd, name, 0o700)
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
-		if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			if err := removeAt(dfd, name); err != nil {
-				return nil, err
+		err = unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			// A file or a link (to anywhere) where a directory goes.
+			if err = removeAt(dfd, name); err == nil {
+				err = unix.Mkdirat(dfd, name, 0o700)
 			}
-			err = unix.Mkdirat(dfd, name, 0o700)
-		} else {
-			err = nil
 		}
 	}
 	if err != nil {
