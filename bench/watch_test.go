@@ -243,7 +243,7 @@ func TestWatchIdle(t *testing.T) {
 		mk(fmt.Sprintf("src/m%02d/d%03d", i%25, i), 20)
 		dirs++
 	}
-	dirs += 25 + 1 // src/mNN and src
+	dirs += 25 + 1              // src/mNN and src
 	for i := 0; i < 4500; i++ { // 45,000 files in 4,500 directories, ignored
 		mk(fmt.Sprintf("src/node_modules/p%03d/d%04d", i%300, i), 10)
 	}
