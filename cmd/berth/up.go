@@ -23,7 +23,7 @@ func init() {
 
 func newUpCommand(g *globalOptions) *cobra.Command {
 	var opts project.UpOptions
-	var detach, abortOnExit, noColor, noLogPrefix, noAttach, alwaysRecreateDeps bool
+	var detach, abortOnExit, noColor, noLogPrefix, noAttach, alwaysRecreateDeps, watch bool
 	var exitCodeFrom string
 	var scale []string
 	var waitTimeout int
@@ -52,13 +52,25 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 				}
 			}
 			_ = alwaysRecreateDeps
+			if watch && detach {
+				return usageError{"--watch needs an attached up (without -d or --wait)"}
+			}
+			if watch {
+				if err := project.CheckWatch(p, args); err != nil {
+					return err
+				}
+			}
 			if err := e.Up(cmd.Context(), p, opts); err != nil {
 				return err
 			}
 			if detach {
 				return nil
 			}
-			return attach(cmd, g, p, e, args, attachOptions{abortOnExit: abortOnExit, exitCodeFrom: exitCodeFrom, noColor: noColor, noPrefix: noLogPrefix, timeout: timeout.duration(), noAttach: noAttach})
+			ao := attachOptions{abortOnExit: abortOnExit, exitCodeFrom: exitCodeFrom, noColor: noColor, noPrefix: noLogPrefix, timeout: timeout.duration(), noAttach: noAttach}
+			if watch {
+				ao.watch = watchInAttach(e, p, args, ev)
+			}
+			return attach(cmd, g, p, e, args, ao)
 		})
 	f := cmd.Flags()
 	f.BoolVarP(&detach, "detach", "d", false, "run containers in the background")
@@ -80,6 +92,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&noColor, "no-color", false, "monochrome output")
 	f.BoolVar(&noLogPrefix, "no-log-prefix", false, "don't print a prefix in logs")
 	f.BoolVar(&noAttach, "no-attach", false, "don't attach to the output of the services")
+	f.BoolVarP(&watch, "watch", "w", false, "watch the source tree and update the services as files change (develop.watch)")
 	addTimeout(cmd, &timeout)
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if opts.Wait {
@@ -110,6 +123,9 @@ type attachOptions struct {
 	noPrefix     bool
 	noAttach     bool
 	timeout      *time.Duration
+	// watch, for up --watch, runs until its context ends; its lines join
+	// the containers' output.
+	watch func(context.Context, func(string)) error
 }
 
 // attach follows the stack's logs until Ctrl-C (a graceful stop; a second
@@ -140,8 +156,20 @@ func attach(cmd *cobra.Command, g *globalOptions, p *project.Project, e *project
 	}()
 	go watchExits(follow, e, p, services, exited)
 	ev, _ := events(cmd, g)
+	watchErr, watchDone := make(chan error, 1), make(chan struct{})
+	if opts.watch != nil {
+		lp.Width(len("watch") + 2)
+		go func() {
+			defer close(watchDone)
+			watchErr <- opts.watch(follow, func(s string) { lp.Line("watch", time.Now(), s) })
+		}()
+	} else {
+		close(watchDone)
+	}
 	var exitCode int
+	var failed error
 	select {
+	case failed = <-watchErr:
 	case <-sigs:
 		fmt.Fprintln(cmd.ErrOrStderr(), "Gracefully stopping... (press Ctrl+C again to force)")
 		go func() {
@@ -170,8 +198,12 @@ func attach(cmd *cobra.Command, g *globalOptions, p *project.Project, e *project
 		}
 	}
 	cancel()
+	<-watchDone // the watch has stopped changing containers
 	if err := e.Stop(context.Background(), p, project.StopOptions{Services: services, Timeout: opts.timeout, Events: ev}); err != nil {
 		return err
+	}
+	if failed != nil {
+		return failed
 	}
 	if opts.exitCodeFrom != "" {
 		ps, err := e.Ps(context.Background(), p, project.PsOptions{Services: []string{opts.exitCodeFrom}, All: true})
