@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,6 +210,7 @@ func snapshotHost(t *testing.T) hostSnapshot {
 // remains.
 func (e *env) checkNothingLeft() {
 	t := e.t
+	own := e.ownNames()
 	if _, err := os.Stat(filepath.Join(e.Root, "containers")); err == nil {
 		e.berth("down", "-v", "--remove-orphans", "-t", "1")
 		e.berth("rm", "-f", "-s")
@@ -237,24 +239,84 @@ func (e *env) checkNothingLeft() {
 	}
 	after := snapshotHost(t)
 	for _, c := range after.cgroups {
-		if !slices.Contains(e.before.cgroups, c) {
+		if !slices.Contains(e.before.cgroups, c) && own.match(filepath.Base(c)) {
 			t.Errorf("cgroup left: %s", c)
 		}
 	}
 	for _, l := range after.links {
-		if !slices.Contains(e.before.links, l) {
+		if !slices.Contains(e.before.links, l) && own.match(l) {
 			t.Errorf("network interface left: %s", l)
 		}
 	}
 	if strings.Contains(after.nft, e.Project) {
 		t.Errorf("nftables rules of project %s left:\n%s", e.Project, after.nft)
 	}
-	if !strings.Contains(e.before.nft, "table ip berth") && strings.Contains(after.nft, "table ip berth") {
+	if own.all && !strings.Contains(e.before.nft, "table ip berth") && strings.Contains(after.nft, "table ip berth") {
 		t.Errorf("nftables table ip berth left with no project using it:\n%s", after.nft)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(e.State, "netns")); len(ns) > 0 {
 		t.Errorf("network namespaces left under %s", e.State)
 	}
+}
+
+// ownedNames tells the host's cgroups and interfaces that belong to one
+// test from those of other tests running on the host at the same time.
+// In CI, where nothing else runs, everything new on the host counts.
+type ownedNames struct {
+	all        bool
+	ids        []string // container IDs the test's root ever created
+	interfaces []string
+}
+
+func (o ownedNames) match(name string) bool {
+	if o.all || slices.Contains(o.interfaces, name) {
+		return true
+	}
+	for _, id := range o.ids {
+		// cgroups are named by the ID, veths vb<10 hex digits><n>.
+		if name == id || (len(id) >= 10 && strings.HasPrefix(name, "vb"+id[:10])) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownNames reads, before the test's project is taken down, which
+// containers its root created (the events log lists every one) and which
+// bridges its projects have.
+func (e *env) ownNames() ownedNames {
+	o := ownedNames{all: os.Getenv("CI") != ""}
+	logs, _ := filepath.Glob(filepath.Join(e.State, "events", "*"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			var ev struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(line, &ev) == nil && ev.ID != "" && !slices.Contains(o.ids, ev.ID) {
+				o.ids = append(o.ids, ev.ID)
+			}
+		}
+	}
+	ents, _ := os.ReadDir(filepath.Join(e.Root, "containers"))
+	for _, ent := range ents {
+		o.ids = append(o.ids, strings.TrimSuffix(strings.TrimSuffix(ent.Name(), ".creating"), ".removing"))
+	}
+	states, _ := filepath.Glob(filepath.Join(e.Root, "projects", "*", "network.json"))
+	for _, s := range states {
+		b, _ := os.ReadFile(s)
+		var st struct {
+			Networks map[string]struct {
+				Bridge string `json:"bridge"`
+			} `json:"networks"`
+		}
+		if json.Unmarshal(b, &st) == nil {
+			for _, n := range st.Networks {
+				o.interfaces = append(o.interfaces, n.Bridge)
+			}
+		}
+	}
+	return o
 }
 
 // busyboxTarWith is busybox's root file system as a tar stream, every name
