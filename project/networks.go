@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -401,23 +402,10 @@ func (e *Engine) writeHostsOf(project string, sb *links.Sandbox, all []*links.Sa
 	if err := links.WriteInPlace(path, []byte(content)); err != nil {
 		return err
 	}
+	// The name server reads the table whole: it is replaced, never
+	// rewritten in place.
 	names := filepath.Join(filepath.Dir(path), "names")
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".names-")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.WriteString(strings.Join(links.HostsEntries(sb, all), "\n") + "\n")
-	tmp.Close()
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	os.Chmod(tmp.Name(), 0o644)
-	if err := os.Rename(tmp.Name(), names); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
+	return statefile.Write(names, []byte(strings.Join(links.HostsEntries(sb, all), "\n")+"\n"), statefile.Options{Perm: 0o644})
 }
 
 func (e *Engine) refreshDiscovery(ctx context.Context, p *Project) error {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -74,13 +75,7 @@ func (c validCache) remember(key string) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return
 	}
-	f, err := os.CreateTemp(c.dir, ".new-")
-	if err != nil {
-		return
-	}
-	f.Close()
-	if err := os.Rename(f.Name(), filepath.Join(c.dir, key)); err != nil {
-		os.Remove(f.Name())
+	if err := statefile.Write(filepath.Join(c.dir, key), nil, statefile.Options{}); err != nil {
 		return
 	}
 	ents, err := os.ReadDir(c.dir)

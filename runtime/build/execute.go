@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/berthdev/berth/runtime"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -383,7 +384,7 @@ func (r *run) storeCache(key, id string) error {
 	if err := os.MkdirAll(r.b.CacheDir, 0o755); err != nil {
 		return err
 	}
-	unlock, err := lockFile(filepath.Join(r.b.CacheDir, ".lock"))
+	unlock, err := statefile.Lock(filepath.Join(r.b.CacheDir, ".lock"))
 	if err != nil {
 		return err
 	}
@@ -394,10 +395,5 @@ func (r *run) storeCache(key, id string) error {
 	}
 	cur[key] = id
 	r.cache[key] = id
-	b, _ := json.Marshal(cur)
-	tmp := filepath.Join(r.b.CacheDir, ".index.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(r.b.CacheDir, "index.json"))
+	return statefile.WriteJSON(filepath.Join(r.b.CacheDir, "index.json"), cur, statefile.Options{Perm: 0o644})
 }

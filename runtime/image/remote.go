@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -402,16 +403,8 @@ func editDockerConfig(edit func(map[string]any)) error {
 	}
 	edit(auths)
 	doc["auths"] = auths
-	b, err := json.MarshalIndent(doc, "", "\t")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return statefile.WriteJSON(p, doc, statefile.Options{Perm: 0o600, Indent: "\t", Sync: true})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +66,7 @@ func mkdirTemp(dir, prefix string) (string, func(), error) {
 
 // lockedAt locks f and says whether it is still what p names.
 func lockedAt(f *os.File, p string) bool {
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+	if locked, _ := statefile.TryLock(f); !locked {
 		return false
 	}
 	var a, b unix.Stat_t
@@ -92,7 +93,7 @@ func removeStale(dir string, prefixes ...string) error {
 		if err != nil {
 			continue // gone meanwhile, or not ours to open
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if locked, _ := statefile.TryLock(f); locked {
 			if err := os.RemoveAll(p); err != nil {
 				errs = append(errs, fmt.Errorf("removing the leftover %s: %w", p, err))
 			}
