@@ -3,10 +3,12 @@ package project
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -68,11 +70,7 @@ func checkService(p *Project, s types.ServiceConfig, add func(service, field, fo
 	if s.CPUS < 0 {
 		add(name, "cpus", "%v is negative", s.CPUS)
 	}
-	keys := make([]string, 0, len(s.Networks))
-	for k := range s.Networks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Networks))
 	for _, key := range keys {
 		c := s.Networks[key]
 		if c == nil || c.Ipv4Address == "" {
@@ -188,11 +186,7 @@ func checkHost(p *Project, services []string) error {
 		used map[string]string
 		objs map[string]types.FileObjectConfig
 	}{{"secrets", usedSecrets, secretObjects(p)}, {"configs", usedConfigs, configObjects(p)}} {
-		keys := make([]string, 0, len(kind.used))
-		for k := range kind.used {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(kind.used))
 		for _, key := range keys {
 			obj, ok := kind.objs[key]
 			if !ok || obj.File == "" || bool(obj.External) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -210,7 +211,7 @@ func levels(p *Project, cs []container) [][]container {
 	for _, lvl := range serviceLevels(p, names) {
 		var group []container
 		for _, c := range cs {
-			if contains(lvl, c.Service) {
+			if slices.Contains(lvl, c.Service) {
 				group = append(group, c)
 			}
 		}

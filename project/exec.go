@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ func (e *Engine) Ps(ctx context.Context, p *Project, opts PsOptions) ([]Summary,
 		if !opts.All && !c.running() && len(opts.Status) == 0 {
 			continue
 		}
-		if len(opts.Status) > 0 && !contains(opts.Status, string(c.Status)) {
+		if len(opts.Status) > 0 && !slices.Contains(opts.Status, string(c.Status)) {
 			continue
 		}
 		s := Summary{
@@ -126,15 +127,6 @@ func (e *Engine) Ps(ctx context.Context, p *Project, opts PsOptions) ([]Summary,
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ImageSummary is one line of `berth images` in a project: the image a

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,7 +244,7 @@ func (e *Engine) linkEnv(ctx context.Context, p *Project, s types.ServiceConfig,
 				ports = append(ports, fmt.Sprintf("%d/%s", pc.Target, orTCP(pc.Protocol)))
 			}
 		}
-		t := links.LinkTarget{Alias: alias, ContainerName: c.Name, IP: ip, Ports: dedupe(ports), Env: c.Spec.Env}
+		t := links.LinkTarget{Alias: alias, ContainerName: c.Name, IP: ip, Ports: slices.Compact(slices.Sorted(slices.Values(ports))), Env: c.Spec.Env}
 		out = append(out, links.LinkEnv(name, t)...)
 	}
 	for _, l := range s.Links {
@@ -293,19 +294,6 @@ func orTCP(p string) string {
 		return "tcp"
 	}
 	return p
-}
-
-func dedupe(in []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range in {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // hostsRefresh coalesces rewrites of a project's hosts files. Each attach

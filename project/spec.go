@@ -5,7 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -80,11 +81,7 @@ func environment(s types.ServiceConfig, img v1.Config) []string {
 		k, v, _ := strings.Cut(e, "=")
 		set(k, v)
 	}
-	keys := make([]string, 0, len(s.Environment))
-	for k := range s.Environment {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Environment))
 	for _, k := range keys {
 		if v := s.Environment[k]; v != nil {
 			set(k, *v)
@@ -185,7 +182,7 @@ func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec
 		StopTimeout:     durationOf(s.StopGracePeriod, 0),
 		Restart:         restartPolicy(s),
 		Healthcheck:     healthcheck(s, img),
-		NoNewPrivileges: contains(s.SecurityOpt, "no-new-privileges:true") || contains(s.SecurityOpt, "no-new-privileges"),
+		NoNewPrivileges: slices.Contains(s.SecurityOpt, "no-new-privileges:true") || slices.Contains(s.SecurityOpt, "no-new-privileges"),
 	}
 	if s.CPUShares > 0 {
 		spec.CPUShares = uint64(s.CPUShares)
@@ -218,11 +215,7 @@ func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec
 		v := int(s.OomScoreAdj)
 		spec.OomScoreAdj = &v
 	}
-	names := make([]string, 0, len(s.Ulimits))
-	for k := range s.Ulimits {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(s.Ulimits))
 	for _, k := range names {
 		u := s.Ulimits[k]
 		soft, hard := int64(u.Soft), int64(u.Hard)

@@ -3,7 +3,9 @@ package project
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,11 +132,7 @@ func Validate(p *Project) error {
 	sort.Strings(names)
 	for _, name := range names {
 		s := p.Services[name]
-		keys := make([]string, 0, len(unsupported))
-		for k := range unsupported {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(unsupported))
 		for _, k := range keys {
 			if unsupported[k](s) {
 				add(name, k, "%v", ErrUnsupported)
@@ -167,7 +165,7 @@ func Validate(p *Project) error {
 		checkService(p, s, add)
 		for dep := range s.DependsOn {
 			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
-				if !contains(p.DisabledServiceNames(), dep) {
+				if !slices.Contains(p.DisabledServiceNames(), dep) {
 					add(name, "depends_on", "%q is not a service of this project", dep)
 				}
 			}

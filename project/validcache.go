@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 
 	"github.com/berthdev/berth/internal/statefile"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -52,11 +52,7 @@ func (c validCache) key(details types.ConfigDetails, opts LoadOptions, name stri
 		fmt.Fprintf(h, "file %q %d\n", f.Filename, len(f.Content))
 		h.Write(f.Content)
 	}
-	keys := make([]string, 0, len(details.Environment))
-	for k := range details.Environment {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(details.Environment))
 	for _, k := range keys {
 		fmt.Fprintf(h, "env %q=%q\n", k, details.Environment[k])
 	}

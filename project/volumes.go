@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,11 +48,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *Project, services []strin
 			}
 		}
 	}
-	keys := make([]string, 0, len(used))
-	for k := range used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(used))
 	for _, key := range keys {
 		cfg, ok := p.Volumes[key]
 		if !ok {
@@ -185,11 +182,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 		}
 	}
 	// The image's VOLUMEs not mounted otherwise get anonymous volumes.
-	var imageVols []string
-	for t := range img.Image.Config.Config.Volumes {
-		imageVols = append(imageVols, t)
-	}
-	sort.Strings(imageVols)
+	imageVols := slices.Sorted(maps.Keys(img.Image.Config.Config.Volumes))
 	for _, t := range imageVols {
 		if targets[filepath.Clean(t)] {
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -334,20 +335,11 @@ func (r *Runtime) monitorPids(id string, rec record) []int {
 		pid   int
 		start uint64
 	}{{rec.MonitorPid, rec.MonitorStart}, {pid, start}} {
-		if m.pid > 0 && m.pid != os.Getpid() && procAlive(m.pid, m.start) && !slicesContains(out, m.pid) {
+		if m.pid > 0 && m.pid != os.Getpid() && procAlive(m.pid, m.start) && !slices.Contains(out, m.pid) {
 			out = append(out, m.pid)
 		}
 	}
 	return out
-}
-
-func slicesContains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // removeCgroups removes what is left of the container's cgroups: when the

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -131,7 +132,7 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 	}
 	defer unlock()
 	if v, err := s.get(name); err == nil {
-		if !sameOptions(v.Options, opts.Options) {
+		if !maps.Equal(v.Options, opts.Options) {
 			return nil, false, fmt.Errorf("%w: %s has driver_opts %v, the compose file asks for %v (remove it with `berth volume rm %s` to recreate)", ErrConflict, name, v.Options, opts.Options, name)
 		}
 		return v, false, nil
@@ -151,18 +152,6 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 		return nil, false, err
 	}
 	return v, true, nil
-}
-
-func sameOptions(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Store) save(v *Volume) error {

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,11 +26,7 @@ import (
 // and the stage's ARGs.
 func stageEnv(sr *stageResult, args map[string]string) []string {
 	out := append([]string{}, sr.cfg.Config.Env...)
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(args))
 	for _, k := range keys {
 		if !hasKey(out, k) {
 			out = append(out, k+"="+args[k])

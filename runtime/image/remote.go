@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -97,12 +98,7 @@ func (c Config) insecure(registry string) bool {
 	if isLoopback(registry) {
 		return true
 	}
-	for _, r := range c.Insecure {
-		if r == registry {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.Insecure, registry)
 }
 
 // parseRef parses a reference, allowing plain HTTP where configured.

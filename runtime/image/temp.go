@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/internal/statefile"
@@ -85,7 +86,7 @@ func removeStale(dir string, prefixes ...string) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		if !hasAnyPrefix(e.Name(), prefixes) {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -101,15 +102,6 @@ func removeStale(dir string, prefixes ...string) error {
 		f.Close()
 	}
 	return errors.Join(errs...)
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // removeStale deletes what interrupted writes of the store left behind.
