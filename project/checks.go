@@ -199,19 +199,3 @@ func checkHost(p *Project, services []string) error {
 	}
 	return errors.Join(errs...)
 }
-
-func secretObjects(p *Project) map[string]types.FileObjectConfig {
-	out := map[string]types.FileObjectConfig{}
-	for k, v := range p.Secrets {
-		out[k] = types.FileObjectConfig(v)
-	}
-	return out
-}
-
-func configObjects(p *Project) map[string]types.FileObjectConfig {
-	out := map[string]types.FileObjectConfig{}
-	for k, v := range p.Configs {
-		out[k] = types.FileObjectConfig(v)
-	}
-	return out
-}

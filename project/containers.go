@@ -2,10 +2,11 @@ package project
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/berthdev/berth/runtime"
 )
@@ -23,6 +24,10 @@ const (
 	LabelFiles      = "com.docker.compose.project.config_files"
 	LabelDependsOn  = "com.docker.compose.depends_on"
 )
+
+// LabelImageID records the ID of the image a container was made from, so a
+// changed image recreates it and the image store keeps images in use.
+const LabelImageID = "berth.image.id"
 
 // container is one container of a project as the runtime reports it.
 type container struct {
@@ -89,28 +94,38 @@ func filterServices(cs []container, services []string) []container {
 	return out
 }
 
-// statusText renders a container's state as `docker compose ps` does.
-func statusText(c container) string {
-	switch c.Status {
-	case runtime.StatusExited:
-		s := fmt.Sprintf("Exited (%d)", c.ExitCode)
-		if c.ExitCode < 0 {
-			s = "Exited (unknown)"
-		}
-		return s
-	case runtime.StatusRunning:
-		s := "Up"
-		if c.Health != "" {
-			s += " (" + c.Health + ")"
-		}
-		if !c.MonitorAlive {
-			s += " (monitor lost)"
-		}
-		return s
-	case runtime.StatusPaused:
-		return "Up (Paused)"
-	case runtime.StatusRestarting:
-		return "Restarting"
+func newContainerID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func shortContainerID(id string) string { return id[:12] }
+
+// serviceContainer finds replica index (1 when 0) of a service.
+func (e *Engine) serviceContainer(ctx context.Context, p *Project, service string, index int) (container, error) {
+	if index <= 0 {
+		index = 1
 	}
-	return strings.ToUpper(string(c.Status[:1])) + string(c.Status[1:])
+	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	if err != nil {
+		return container{}, err
+	}
+	found := false
+	for _, c := range cs {
+		if c.Service != service {
+			continue
+		}
+		found = true
+		if c.Number == index {
+			return c, nil
+		}
+	}
+	if found {
+		return container{}, fmt.Errorf("%w: service %q has no container number %d", ErrNoContainers, service, index)
+	}
+	if _, ok := p.Services[service]; !ok {
+		return container{}, fmt.Errorf("%w: %q", ErrNoService, service)
+	}
+	return container{}, fmt.Errorf("%w: service %q has no container; run `berth up` first", ErrNoContainers, service)
 }

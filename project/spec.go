@@ -17,10 +17,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// LabelImageID records the ID of the image a container was made from, so a
-// changed image recreates it and the image store keeps images in use.
-const LabelImageID = "berth.image.id"
-
 // ConfigHash is a stable digest of everything in a service's definition
 // that shapes its containers; the scale is left out, so scaling never
 // recreates.

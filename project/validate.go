@@ -40,9 +40,6 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// ErrUnsupported marks a compose key berth does not implement.
-var ErrUnsupported = errors.New("not supported by berth")
-
 // unsupported lists service keys berth does not implement yet: they are
 // reported, never silently ignored.
 var unsupported = map[string]func(s types.ServiceConfig) bool{
@@ -234,43 +231,4 @@ func Validate(p *Project) error {
 		errs = append(errs, &ValidationError{File: file, Field: "depends_on", Msg: "dependency cycle: " + strings.Join(cycle, " -> ")})
 	}
 	return errors.Join(errs...)
-}
-
-// findCycle returns one dependency cycle, first service repeated at the
-// end, or nil.
-func findCycle(p *Project) []string {
-	state := map[string]int{} // 0 new, 1 on stack, 2 done
-	var stack []string
-	var found []string
-	var visit func(string) bool
-	visit = func(s string) bool {
-		state[s] = 1
-		stack = append(stack, s)
-		for _, d := range dependencies(p, s) {
-			switch state[d] {
-			case 1:
-				for i, x := range stack {
-					if x == d {
-						found = append(append([]string{}, stack[i:]...), d)
-						return true
-					}
-				}
-			case 0:
-				if visit(d) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[s] = 2
-		return false
-	}
-	names := p.ServiceNames()
-	sort.Strings(names)
-	for _, n := range names {
-		if state[n] == 0 && visit(n) {
-			return found
-		}
-	}
-	return nil
 }
