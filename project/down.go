@@ -27,7 +27,7 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 		return err
 	}
 	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, true)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Oneoff: true})
 	if err != nil {
 		return err
 	}

@@ -125,12 +125,12 @@ type ImageSummary struct {
 // too), as `docker compose images` does. An image removed from the store
 // since is listed by the name and ID the container recorded.
 func (e *Engine) ProjectImages(ctx context.Context, p *Project, services []string) ([]ImageSummary, error) {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, true)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: services, Oneoff: true})
 	if err != nil {
 		return nil, err
 	}
 	var out []ImageSummary
-	for _, c := range filterServices(cs, services) {
+	for _, c := range cs {
 		name, id := c.Labels[LabelImage], c.Labels[LabelImageID]
 		row := ImageSummary{ContainerName: c.Name, Service: c.Service, ID: id}
 		ref := id

@@ -17,19 +17,12 @@ type KillOptions struct {
 
 // Kill sends a signal to the project's running containers.
 func (e *Engine) Kill(ctx context.Context, p *Project, opts KillOptions) error {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	running, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services, States: []runtime.Status{runtime.StatusRunning, runtime.StatusPaused}})
 	if err != nil {
 		return err
 	}
-	cs = filterServices(cs, opts.Services)
 	if opts.Signal == 0 {
 		opts.Signal = syscall.SIGKILL
-	}
-	var running []container
-	for _, c := range cs {
-		if c.Status == runtime.StatusRunning || c.Status == runtime.StatusPaused {
-			running = append(running, c)
-		}
 	}
 	if len(running) == 0 {
 		return fmt.Errorf("%w: no running containers to kill", ErrNoContainers)

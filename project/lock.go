@@ -120,7 +120,7 @@ func (e *Engine) forgetProject(ctx context.Context, name string) {
 	if !onlyLockLeft(dir) {
 		return
 	}
-	if cs, err := projectContainers(ctx, e.Runtime, name, true); err != nil || len(cs) > 0 {
+	if cs, err := e.containers(ctx, name, containerQuery{Oneoff: true}); err != nil || len(cs) > 0 {
 		return
 	}
 	// The lock file goes first: a waiter that finds it gone starts again.

@@ -8,11 +8,10 @@ import (
 
 // Pause freezes (or with unpause thaws) the project's running containers.
 func (e *Engine) Pause(ctx context.Context, p *Project, services []string, unpause bool, ev Events) error {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: services})
 	if err != nil {
 		return err
 	}
-	cs = filterServices(cs, services)
 	return each(cs, func(c container) error {
 		if unpause {
 			if c.Status != runtime.StatusPaused {

@@ -3,7 +3,6 @@ package project
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/runtime"
@@ -97,19 +96,21 @@ type PsOptions struct {
 
 // Ps lists the project's containers.
 func (e *Engine) Ps(ctx context.Context, p *Project, opts PsOptions) ([]Summary, error) {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, opts.All)
+	q := containerQuery{Services: opts.Services, Oneoff: opts.All}
+	switch {
+	case len(opts.Status) > 0:
+		for _, s := range opts.Status {
+			q.States = append(q.States, runtime.Status(s))
+		}
+	case !opts.All:
+		q.States = runningStates
+	}
+	cs, err := e.containers(ctx, p.Name, q)
 	if err != nil {
 		return nil, err
 	}
-	cs = filterServices(cs, opts.Services)
 	var out []Summary
 	for _, c := range cs {
-		if !opts.All && !c.running() && len(opts.Status) == 0 {
-			continue
-		}
-		if len(opts.Status) > 0 && !slices.Contains(opts.Status, string(c.Status)) {
-			continue
-		}
 		s := Summary{
 			ID: c.ID, Name: c.Name, Service: c.Service, Image: c.Image, Project: p.Name,
 			Command: quoteCommand(c.Spec.Args), State: string(c.Status), Status: statusText(c),

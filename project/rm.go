@@ -23,25 +23,20 @@ func (e *Engine) Remove(ctx context.Context, p *Project, opts RemoveOptions) err
 		return err
 	}
 	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
-	if err != nil {
-		return err
-	}
-	cs = filterServices(cs, opts.Services)
+	q := containerQuery{Services: opts.Services}
 	if opts.Stop || opts.Force {
+		cs, err := e.containers(ctx, p.Name, q)
+		if err != nil {
+			return err
+		}
 		if err := e.stopInOrder(ctx, p, cs, nil, opts.Events); err != nil {
 			return err
 		}
-		if cs, err = projectContainers(ctx, e.Runtime, p.Name, false); err != nil {
-			return err
-		}
-		cs = filterServices(cs, opts.Services)
 	}
-	var stopped []container
-	for _, c := range cs {
-		if !c.running() {
-			stopped = append(stopped, c)
-		}
+	q.States = stoppedStates
+	stopped, err := e.containers(ctx, p.Name, q)
+	if err != nil {
+		return err
 	}
 	return each(stopped, func(c container) error {
 		return e.removeContainer(ctx, c, nil, opts.Volumes, opts.Events)

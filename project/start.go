@@ -22,11 +22,10 @@ func (e *Engine) Start(ctx context.Context, p *Project, opts StartOptions) error
 		return err
 	}
 	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err
 	}
-	cs = filterServices(cs, opts.Services)
 	if len(cs) == 0 {
 		return fmt.Errorf("%w: no containers of project %s to start; use `berth up`", ErrNoContainers, p.Name)
 	}

@@ -20,11 +20,10 @@ func (e *Engine) Stop(ctx context.Context, p *Project, opts StopOptions) error {
 		return err
 	}
 	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err
 	}
-	cs = filterServices(cs, opts.Services)
 	return e.stopInOrder(ctx, p, cs, opts.Timeout, opts.Events)
 }
 

@@ -14,11 +14,10 @@ type WaitOptions struct {
 // Wait blocks until the services' containers stop and returns the first
 // exit code.
 func (e *Engine) Wait(ctx context.Context, p *Project, opts WaitOptions) (int, error) {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return -1, err
 	}
-	cs = filterServices(cs, opts.Services)
 	if len(cs) == 0 {
 		return -1, fmt.Errorf("%w: no containers to wait for", ErrNoContainers)
 	}
