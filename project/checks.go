@@ -136,8 +136,9 @@ func selfReferences(s types.ServiceConfig) []string {
 }
 
 // checkHost checks, before anything is created, what depends on this host
-// rather than on the file: the files secrets and configs are read from,
-// bind sources that must exist, and CPU limits beyond the host's CPUs.
+// rather than on the file: the files secrets, configs and seccomp
+// profiles are read from, bind sources that must exist, and CPU limits
+// beyond the host's CPUs.
 // down and the other verbs that only remove never run it, so a deleted
 // secret file does not keep a stack from being taken down.
 func checkHost(p *Project, services []string) error {
@@ -161,6 +162,10 @@ func checkHost(p *Project, services []string) error {
 		}
 		for _, r := range s.Configs {
 			usedConfigs[r.Source] = name
+		}
+		sec := readSecurityOpts(p, s, func(string, string) {}) // Validate reported those
+		if msg := checkSeccompFile(sec); msg != "" {
+			add(name, sec.SeccompField, "%s", msg)
 		}
 		for i, v := range s.Volumes {
 			// The short syntax creates a missing source (compose-go sets

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,30 +156,46 @@ func restartPolicy(s types.ServiceConfig) runtime.RestartPolicy {
 // caller, which owns volumes and networks.
 func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec, error) {
 	spec := runtime.Spec{
-		Args:            command(s, img),
-		Env:             environment(s, img),
-		Cwd:             img.WorkingDir,
-		User:            img.User,
-		GroupAdd:        s.GroupAdd,
-		Tty:             s.Tty,
-		Stdin:           s.StdinOpen,
-		Hostname:        s.Hostname,
-		Domainname:      s.DomainName,
-		Privileged:      s.Privileged,
-		ReadOnly:        s.ReadOnly,
-		CapAdd:          s.CapAdd,
-		CapDrop:         s.CapDrop,
-		Memory:          int64(s.MemLimit),
-		MemorySwap:      int64(s.MemSwapLimit),
-		CPUs:            float64(s.CPUS),
-		PidsLimit:       s.PidsLimit,
-		ShmSize:         int64(s.ShmSize),
-		Sysctls:         map[string]string(s.Sysctls),
-		StopSignal:      img.StopSignal,
-		StopTimeout:     durationOf(s.StopGracePeriod, 0),
-		Restart:         restartPolicy(s),
-		Healthcheck:     healthcheck(s, img),
-		NoNewPrivileges: slices.Contains(s.SecurityOpt, "no-new-privileges:true") || slices.Contains(s.SecurityOpt, "no-new-privileges"),
+		Args:        command(s, img),
+		Env:         environment(s, img),
+		Cwd:         img.WorkingDir,
+		User:        img.User,
+		GroupAdd:    s.GroupAdd,
+		Tty:         s.Tty,
+		Stdin:       s.StdinOpen,
+		Hostname:    s.Hostname,
+		Domainname:  s.DomainName,
+		Privileged:  s.Privileged,
+		ReadOnly:    s.ReadOnly,
+		CapAdd:      s.CapAdd,
+		CapDrop:     s.CapDrop,
+		Memory:      int64(s.MemLimit),
+		MemorySwap:  int64(s.MemSwapLimit),
+		CPUs:        float64(s.CPUS),
+		PidsLimit:   s.PidsLimit,
+		ShmSize:     int64(s.ShmSize),
+		Sysctls:     map[string]string(s.Sysctls),
+		StopSignal:  img.StopSignal,
+		StopTimeout: durationOf(s.StopGracePeriod, 0),
+		Restart:     restartPolicy(s),
+		Healthcheck: healthcheck(s, img),
+	}
+	var bad *ValidationError
+	sec := readSecurityOpts(p, s, func(field, msg string) {
+		if bad == nil {
+			bad = &ValidationError{Service: s.Name, Field: field, Msg: msg}
+		}
+	})
+	if bad != nil {
+		return spec, bad
+	}
+	spec.NoNewPrivileges, spec.SeccompUnconfined = sec.NoNewPrivileges, sec.SeccompUnconfined
+	if sec.SeccompFile != "" {
+		profile, err := os.ReadFile(sec.SeccompFile)
+		if err != nil {
+			return spec, fmt.Errorf("service %q: %s: seccomp profile: %w", s.Name, sec.SeccompField, err)
+		}
+		spec.SeccompProfile = profile
 	}
 	if s.CPUShares > 0 {
 		spec.CPUShares = uint64(s.CPUShares)

@@ -1,7 +1,12 @@
 package project
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -50,5 +55,62 @@ func TestCommandMergesLikeDocker(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSecurityOptRefused(t *testing.T) {
+	for _, tc := range []struct {
+		opts  []string
+		field string
+		want  string
+	}{
+		{[]string{"apparmor=unconfined"}, "security_opt[0]", `"apparmor=unconfined": not supported by berth`},
+		{[]string{"no-new-privileges", "label:disable"}, "security_opt[1]", `"label:disable": not supported by berth`},
+		{[]string{"no-new-privileges:maybe"}, "security_opt[0]", "want no-new-privileges, no-new-privileges:true or no-new-privileges:false"},
+		{[]string{"seccomp="}, "security_opt[0]", "want seccomp=unconfined or seccomp=FILE"},
+		{[]string{"seccomp=unconfined", "seccomp=p.json"}, "security_opt[1]", "security_opt[0] already chooses the seccomp profile"},
+	} {
+		t.Run(strings.Join(tc.opts, ","), func(t *testing.T) {
+			dir := t.TempDir()
+			compose := "services:\n  web:\n    image: x\n    security_opt:\n"
+			for _, o := range tc.opts {
+				compose += fmt.Sprintf("      - %q\n", o)
+			}
+			write(t, dir, "compose.yaml", compose)
+			_, err := load(t, dir, LoadOptions{})
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.File != "compose.yaml" || ve.Service != "web" || ve.Field != tc.field || !strings.Contains(ve.Msg, tc.want) {
+				t.Fatalf("got %v, want a ValidationError of compose.yaml, service web, %s: %s", err, tc.field, tc.want)
+			}
+		})
+	}
+}
+
+// A seccomp profile file is read when a verb starts, before anything is
+// created: missing or not a profile, it is refused naming the entry.
+func TestSeccompFileCheckedBeforeStart(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", "services:\n  web:\n    image: x\n    security_opt: [no-new-privileges, seccomp=profiles/web.json]\n")
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{"", "no such file"},
+		{`{"defaultAction": "SCMP_ACT_MAYBE"}`, "invalid seccomp profile"},
+	} {
+		if tc.content != "" {
+			os.MkdirAll(filepath.Join(dir, "profiles"), 0o755)
+			write(t, dir, "profiles/web.json", tc.content)
+		}
+		err := checkHost(p, []string{"web"})
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "security_opt[1]" || !strings.Contains(ve.Msg, filepath.Join(dir, "profiles/web.json")) || !strings.Contains(ve.Msg, tc.want) {
+			t.Errorf("got %v, want security_opt[1] naming the file and %q", err, tc.want)
+		}
+	}
+	write(t, dir, "profiles/web.json", `{"defaultAction": "SCMP_ACT_ALLOW"}`)
+	if err := checkHost(p, []string{"web"}); err != nil {
+		t.Errorf("a valid profile refused: %v", err)
 	}
 }

@@ -54,7 +54,6 @@ var unsupported = map[string]func(s types.ServiceConfig) bool{
 	},
 	"provider":        func(s types.ServiceConfig) bool { return s.Provider != nil },
 	"models":          func(s types.ServiceConfig) bool { return len(s.Models) > 0 },
-	"security_opt":    func(s types.ServiceConfig) bool { return len(s.SecurityOpt) > 0 },
 	"pre_stop":        func(s types.ServiceConfig) bool { return len(s.PreStop) > 0 },
 	"post_start":      func(s types.ServiceConfig) bool { return len(s.PostStart) > 0 },
 	"credential_spec": func(s types.ServiceConfig) bool { return s.CredentialSpec != nil },
@@ -160,6 +159,7 @@ func Validate(p *Project) error {
 			}
 		}
 		checkService(p, s, add)
+		readSecurityOpts(p, s, func(field, msg string) { add(name, field, "%s", msg) })
 		for dep := range s.DependsOn {
 			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
 				if !slices.Contains(p.DisabledServiceNames(), dep) {
