@@ -1,7 +1,11 @@
 package project
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthdev/berth/runtime"
 	"github.com/compose-spec/compose-go/v2/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -56,6 +61,80 @@ func TestCommandMergesLikeDocker(t *testing.T) {
 			}
 		})
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/spec")
+
+// TestServiceSpecGolden pins how each service of testdata/spec/*/compose.yaml
+// becomes a runtime.Spec over the image configuration of
+// testdata/spec/image.json. Run with -update after a deliberate change and
+// review the diff of the golden files.
+func TestServiceSpecGolden(t *testing.T) {
+	raw, err := os.ReadFile("testdata/spec/image.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var img v1.Config
+	if err := json.Unmarshal(raw, &img); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("testdata/spec/*/compose.yaml")
+	if len(files) == 0 {
+		t.Fatal("no cases under testdata/spec")
+	}
+	for _, file := range files {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			p, err := Load(context.Background(), LoadOptions{Files: []string{file}, ProjectName: "golden", Environ: []string{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			specs := map[string]runtime.Spec{}
+			for _, name := range p.ServiceNames() {
+				if specs[name], err = ServiceSpec(p, p.Services[name], img); err != nil {
+					t.Fatalf("service %s: %v", name, err)
+				}
+			}
+			got, err := json.MarshalIndent(specs, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join(dir, "spec.golden.json")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestServiceSpecGolden -update to write it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("the Specs differ from %s (-update rewrites it):\n%s", golden, lineDiff(string(want), string(got)))
+			}
+		})
+	}
+}
+
+// lineDiff lists the lines that differ between want and got, by position.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := range max(len(w), len(g)) {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			fmt.Fprintf(&b, "line %d:\n-%s\n+%s\n", i+1, a, c)
+		}
+	}
+	return b.String()
 }
 
 func TestSecurityOptRefused(t *testing.T) {
