@@ -21,7 +21,7 @@ BIN       := bin/berth
 # benchmarks.
 DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
-.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet
+.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet lint
 
 all: build
 
@@ -43,9 +43,21 @@ deps:
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
 
-# test runs the unit tests, a bounded fuzzing run and the root acceptance
-# tests.
-test: deps build vet unit fuzz acceptance
+# lint runs golangci-lint with .golangci.yml: DESIGN's import rules
+# (depguard), nothing below cmd/berth printing, exiting or reading os.Args,
+# locks taken through internal/statefile (forbidigo), and gofmt. It installs
+# the pinned version with go install when another or none is there.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/golangci-lint
+
+lint:
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(patsubst v%,%,$(GOLANGCI_LINT_VERSION)) ' || \
+		{ echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
+	$(GOLANGCI_LINT) run ./...
+
+# test runs the linters, the unit tests (depcheck_test.go among them), a
+# bounded fuzzing run and the root acceptance tests.
+test: deps build vet lint unit fuzz acceptance
 
 unit:
 	@mkdir -p bin
