@@ -59,9 +59,12 @@ lint:
 # bounded fuzzing run and the root acceptance tests.
 test: deps build vet lint unit fuzz acceptance
 
+# unit runs the unit tests with the race detector: up starts levels and
+# containers in parallel, and the hosts files are rewritten from several
+# goroutines.
 unit:
 	@mkdir -p bin
-	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+	CGO_ENABLED=1 $(GO) test -race $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 # fuzz runs each fuzz target for FUZZTIME: the image archive loaders and
 # the layer unpacker, from seeds that include every hostile archive and layer
