@@ -21,7 +21,7 @@ BIN       := bin/berth
 # benchmarks.
 DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
-.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet
+.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet lint
 
 all: build
 
@@ -43,13 +43,28 @@ deps:
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
 
-# test runs the unit tests, a bounded fuzzing run and the root acceptance
-# tests.
-test: deps build vet unit fuzz acceptance
+# lint runs golangci-lint with .golangci.yml: DESIGN's import rules
+# (depguard), nothing below cmd/berth printing, exiting or reading os.Args,
+# locks taken through internal/statefile (forbidigo), and gofmt. It installs
+# the pinned version with go install when another or none is there.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/golangci-lint
 
+lint:
+	@$(GOLANGCI_LINT) version 2>/dev/null | grep -q 'version $(patsubst v%,%,$(GOLANGCI_LINT_VERSION)) ' || \
+		{ echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
+	$(GOLANGCI_LINT) run ./...
+
+# test runs the linters, the unit tests (depcheck_test.go among them), a
+# bounded fuzzing run and the root acceptance tests.
+test: deps build vet lint unit fuzz acceptance
+
+# unit runs the unit tests with the race detector: up starts levels and
+# containers in parallel, and the hosts files are rewritten from several
+# goroutines.
 unit:
 	@mkdir -p bin
-	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+	CGO_ENABLED=1 $(GO) test -race $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
 
 # fuzz runs each fuzz target for FUZZTIME: the image archive loaders and
 # the layer unpacker, from seeds that include every hostile archive and layer

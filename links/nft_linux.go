@@ -2,9 +2,9 @@ package links
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
-	"sort"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -103,11 +103,7 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	add := func(chain string, exprs ...expr.Any) {
 		c.AddRule(&nftables.Rule{Table: table, Chain: mine[chain], UserData: m.ruleOwner(project), Exprs: exprs})
 	}
-	names := make([]string, 0, len(st.Networks))
-	for k := range st.Networks {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(st.Networks))
 	for _, k := range names {
 		n := st.Networks[k]
 		if n.Owner != project {
@@ -135,11 +131,7 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 		// Hairpin: a container reaching a published port through the host.
 		add("snat", append(append(append(dnatted(), saddrIn(sn)...), oifExact(br)...), &expr.Masq{})...)
 	}
-	ids := make([]string, 0, len(st.Sandboxes))
-	for id := range st.Sandboxes {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(st.Sandboxes))
 	for _, id := range ids {
 		sb := st.Sandboxes[id]
 		for _, p := range sb.Ports {

@@ -18,7 +18,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Sentinel errors callers branch on.
@@ -121,15 +121,7 @@ func (m *Manager) save(project string, st *projectState) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return statefile.WriteJSON(p, st, statefile.Options{Perm: 0o644, Indent: "  ", Sync: true})
 }
 
 // allProjects lists the projects with network state.
@@ -153,13 +145,5 @@ func (m *Manager) lock() (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(hostLock), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(hostLock, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return statefile.Lock(hostLock)
 }

@@ -2,9 +2,11 @@ package project
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,11 +68,7 @@ func checkService(p *Project, s types.ServiceConfig, add func(service, field, fo
 	if s.CPUS < 0 {
 		add(name, "cpus", "%v is negative", s.CPUS)
 	}
-	keys := make([]string, 0, len(s.Networks))
-	for k := range s.Networks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Networks))
 	for _, key := range keys {
 		c := s.Networks[key]
 		if c == nil || c.Ipv4Address == "" {
@@ -136,8 +134,9 @@ func selfReferences(s types.ServiceConfig) []string {
 }
 
 // checkHost checks, before anything is created, what depends on this host
-// rather than on the file: the files secrets and configs are read from,
-// bind sources that must exist, and CPU limits beyond the host's CPUs.
+// rather than on the file: the files secrets, configs and seccomp
+// profiles are read from, bind sources that must exist, and CPU limits
+// beyond the host's CPUs.
 // down and the other verbs that only remove never run it, so a deleted
 // secret file does not keep a stack from being taken down.
 func checkHost(p *Project, services []string) error {
@@ -155,6 +154,10 @@ func checkHost(p *Project, services []string) error {
 		}
 		for _, r := range s.Configs {
 			usedConfigs[r.Source] = name
+		}
+		sec := readSecurityOpts(p, s, func(string, string) {}) // Validate reported those
+		if msg := checkSeccompFile(sec); msg != "" {
+			add(name, sec.SeccompField, "%s", msg)
 		}
 		for i, v := range s.Volumes {
 			// The short syntax creates a missing source (compose-go sets
@@ -180,11 +183,7 @@ func checkHost(p *Project, services []string) error {
 		used map[string]string
 		objs map[string]types.FileObjectConfig
 	}{{"secrets", usedSecrets, secretObjects(p)}, {"configs", usedConfigs, configObjects(p)}} {
-		keys := make([]string, 0, len(kind.used))
-		for k := range kind.used {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(kind.used))
 		for _, key := range keys {
 			obj, ok := kind.objs[key]
 			if !ok || obj.File == "" || bool(obj.External) {
@@ -196,20 +195,4 @@ func checkHost(p *Project, services []string) error {
 		}
 	}
 	return pr.err()
-}
-
-func secretObjects(p *Project) map[string]types.FileObjectConfig {
-	out := map[string]types.FileObjectConfig{}
-	for k, v := range p.Secrets {
-		out[k] = types.FileObjectConfig(v)
-	}
-	return out
-}
-
-func configObjects(p *Project) map[string]types.FileObjectConfig {
-	out := map[string]types.FileObjectConfig{}
-	for k, v := range p.Configs {
-		out[k] = types.FileObjectConfig(v)
-	}
-	return out
 }

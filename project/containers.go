@@ -2,10 +2,12 @@ package project
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/berthdev/berth/runtime"
 )
@@ -24,6 +26,10 @@ const (
 	LabelDependsOn  = "com.docker.compose.depends_on"
 )
 
+// LabelImageID records the ID of the image a container was made from, so a
+// changed image recreates it and the image store keeps images in use.
+const LabelImageID = "berth.image.id"
+
 // container is one container of a project as the runtime reports it.
 type container struct {
 	runtime.Info
@@ -32,28 +38,51 @@ type container struct {
 	Oneoff  bool
 }
 
-func (c container) running() bool {
-	return c.Status == runtime.StatusRunning || c.Status == runtime.StatusPaused || c.Status == runtime.StatusRestarting
+// runningStates are the states of a container that has its process;
+// stoppedStates the others.
+var (
+	runningStates = []runtime.Status{runtime.StatusRunning, runtime.StatusPaused, runtime.StatusRestarting}
+	stoppedStates = []runtime.Status{runtime.StatusCreated, runtime.StatusExited, runtime.StatusDead}
+)
+
+func (c container) running() bool { return slices.Contains(runningStates, c.Status) }
+
+// containerQuery selects some of a project's containers.
+type containerQuery struct {
+	// Services keeps the containers of these services; all when empty.
+	Services []string
+	// Oneoff takes berth run's one-off containers in too.
+	Oneoff bool
+	// Number keeps the replica with this number; all when 0.
+	Number int
+	// States keeps the containers in one of these states; all when empty.
+	States []runtime.Status
 }
 
-// projectContainers lists the containers labelled with the project, by
-// service then number; one-off containers only when oneoff.
-func projectContainers(ctx context.Context, rt *runtime.Runtime, name string, oneoff bool) ([]container, error) {
-	infos, err := rt.List(ctx)
+// containers observes the project's containers that q selects, as the
+// runtime reports them now: by service, then the service's replicas
+// before its one-off containers, then by number and name. It is how every
+// verb finds the containers it acts on.
+func (e *Engine) containers(ctx context.Context, project string, q containerQuery) ([]container, error) {
+	infos, err := e.Runtime.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []container
 	for _, i := range infos {
-		if i.Labels[LabelProject] != name {
+		if i.Labels[LabelProject] != project {
 			continue
 		}
 		c := container{Info: i, Service: i.Labels[LabelService], Oneoff: i.Labels[LabelOneoff] == "True"}
 		c.Number, _ = strconv.Atoi(i.Labels[LabelNumber])
-		if c.Oneoff && !oneoff {
-			continue
+		switch {
+		case c.Oneoff && !q.Oneoff:
+		case len(q.Services) > 0 && !slices.Contains(q.Services, c.Service):
+		case q.Number > 0 && c.Number != q.Number:
+		case len(q.States) > 0 && !slices.Contains(q.States, c.Status):
+		default:
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	sort.Slice(out, func(a, b int) bool {
 		if out[a].Service != out[b].Service {
@@ -70,47 +99,33 @@ func projectContainers(ctx context.Context, rt *runtime.Runtime, name string, on
 	return out, nil
 }
 
-// filterServices keeps the containers of the named services (all when
-// none are named).
-func filterServices(cs []container, services []string) []container {
-	if len(services) == 0 {
-		return cs
-	}
-	want := map[string]bool{}
-	for _, s := range services {
-		want[s] = true
-	}
-	var out []container
-	for _, c := range cs {
-		if want[c.Service] {
-			out = append(out, c)
-		}
-	}
-	return out
+func newContainerID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-// statusText renders a container's state as `docker compose ps` does.
-func statusText(c container) string {
-	switch c.Status {
-	case runtime.StatusExited:
-		s := fmt.Sprintf("Exited (%d)", c.ExitCode)
-		if c.ExitCode < 0 {
-			s = "Exited (unknown)"
-		}
-		return s
-	case runtime.StatusRunning:
-		s := "Up"
-		if c.Health != "" {
-			s += " (" + c.Health + ")"
-		}
-		if !c.MonitorAlive {
-			s += " (monitor lost)"
-		}
-		return s
-	case runtime.StatusPaused:
-		return "Up (Paused)"
-	case runtime.StatusRestarting:
-		return "Restarting"
+func shortContainerID(id string) string { return id[:12] }
+
+// serviceContainer finds replica index (1 when 0) of a service.
+func (e *Engine) serviceContainer(ctx context.Context, p *Project, service string, index int) (container, error) {
+	if index <= 0 {
+		index = 1
 	}
-	return strings.ToUpper(string(c.Status[:1])) + string(c.Status[1:])
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: []string{service}})
+	if err != nil {
+		return container{}, err
+	}
+	for _, c := range cs {
+		if c.Number == index {
+			return c, nil
+		}
+	}
+	if len(cs) > 0 {
+		return container{}, fmt.Errorf("%w: service %q has no container number %d", ErrNoContainers, service, index)
+	}
+	if _, ok := p.Services[service]; !ok {
+		return container{}, fmt.Errorf("%w: %q", ErrNoService, service)
+	}
+	return container{}, fmt.Errorf("%w: service %q has no container; run `berth up` first", ErrNoContainers, service)
 }

@@ -27,7 +27,7 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 		return err
 	}
 	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, true)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Oneoff: true})
 	if err != nil {
 		return err
 	}
@@ -75,70 +75,4 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 		e.forgetProject(ctx, p.Name)
 	}
 	return err
-}
-
-// RemoveOptions are `berth rm`'s.
-type RemoveOptions struct {
-	Services []string
-	Force    bool // stop running containers first
-	Stop     bool
-	Volumes  bool // anonymous volumes of the removed containers
-	Events   Events
-}
-
-// Remove removes stopped service containers (running ones with Stop).
-func (e *Engine) Remove(ctx context.Context, p *Project, opts RemoveOptions) error {
-	unlock, err := e.lock(ctx, p.Name)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
-	if err != nil {
-		return err
-	}
-	cs = filterServices(cs, opts.Services)
-	if opts.Stop || opts.Force {
-		if err := e.stopInOrder(ctx, p, cs, nil, opts.Events); err != nil {
-			return err
-		}
-		if cs, err = projectContainers(ctx, e.Runtime, p.Name, false); err != nil {
-			return err
-		}
-		cs = filterServices(cs, opts.Services)
-	}
-	var stopped []container
-	for _, c := range cs {
-		if !c.running() {
-			stopped = append(stopped, c)
-		}
-	}
-	return each(stopped, func(c container) error {
-		return e.removeContainer(ctx, c, nil, opts.Volumes, opts.Events)
-	})
-}
-
-// removeContainer stops (if needed) and removes one container and releases
-// what it held: its network attachment and its volume references;
-// anonymous volumes only with removeAnon.
-func (e *Engine) removeContainer(ctx context.Context, c container, timeout *time.Duration, removeAnon bool, ev Events) error {
-	return e.removeContainerOpts(ctx, c, timeout, removeAnon, true, ev)
-}
-
-func (e *Engine) removeContainerOpts(ctx context.Context, c container, timeout *time.Duration, removeAnon, detach bool, ev Events) error {
-	ev.emit(containerResource(c.Name), "Removing")
-	if c.running() {
-		if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
-			return err
-		}
-	}
-	if err := e.Runtime.Remove(ctx, c.ID, true); err != nil {
-		ev.emit(containerResource(c.Name), "Error: "+err.Error())
-		return err
-	}
-	if err := e.afterRemove(ctx, c, removeAnon, detach); err != nil {
-		return err
-	}
-	ev.emit(containerResource(c.Name), "Removed")
-	return nil
 }

@@ -3,25 +3,13 @@ package project
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
+	"sync"
 
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/runtime/image"
 	"github.com/berthdev/berth/volumes"
 	"github.com/compose-spec/compose-go/v2/types"
-)
-
-// Errors the verbs return for callers to branch on.
-var (
-	// ErrNoContainers means the verb found no containers to act on.
-	ErrNoContainers = errors.New("no containers")
-	// ErrNoService means a named service is not in the project.
-	ErrNoService = errors.New("no such service")
-	// ErrDependencyFailed means a depends_on condition can never be met.
-	ErrDependencyFailed = errors.New("dependency failed to start")
 )
 
 // Engine carries out the verbs on one berth root: it joins the runtime,
@@ -80,199 +68,29 @@ func OpenVolumes(root, state string) (*volumes.Store, error) {
 	return v, nil
 }
 
-// dependencies lists the services that service needs started first:
-// depends_on, links, volumes_from and network_mode service:X.
-func dependencies(p *Project, service string) []string {
-	svc, ok := p.Services[service]
-	if !ok {
-		return nil
+// Events receives what a verb does to each resource: ("Container p-web-1",
+// "Started"). A nil Events is silent.
+type Events func(resource, status string)
+
+func (f Events) emit(resource, status string) {
+	if f != nil {
+		f(resource, status)
 	}
-	seen := map[string]bool{}
-	var out []string
-	add := func(s string) {
-		if s != "" && s != service && !seen[s] {
-			if _, ok := p.Services[s]; ok {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	for d := range svc.DependsOn {
-		add(d)
-	}
-	for _, l := range svc.Links {
-		name, _, _ := strings.Cut(l, ":")
-		add(name)
-	}
-	for _, v := range svc.VolumesFrom {
-		if strings.HasPrefix(v, "container:") {
-			continue
-		}
-		name, _, _ := strings.Cut(v, ":")
-		add(name)
-	}
-	for _, mode := range []string{svc.NetworkMode, svc.Pid, svc.Ipc} {
-		if s, ok := strings.CutPrefix(mode, "service:"); ok {
-			add(s)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
-// selectServices is the named services (all when none), with their
-// dependencies when withDeps.
-func selectServices(p *Project, names []string, withDeps bool) ([]string, error) {
-	if len(names) == 0 {
-		return p.ServiceNames(), nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	var visit func(string) error
-	visit = func(n string) error {
-		if seen[n] {
-			return nil
-		}
-		if _, ok := p.Services[n]; !ok {
-			return fmt.Errorf("%w: %q (the project has %v)", ErrNoService, n, p.ServiceNames())
-		}
-		seen[n] = true
-		if withDeps {
-			for _, d := range dependencies(p, n) {
-				if err := visit(d); err != nil {
-					return err
-				}
-			}
-		}
-		out = append(out, n)
-		return nil
-	}
-	for _, n := range names {
-		if err := visit(n); err != nil {
-			return nil, err
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
+func containerResource(name string) string { return "Container " + name }
 
-// serviceLevels groups services so each level depends only on earlier
-// ones; services within a level are independent and start in parallel.
-func serviceLevels(p *Project, services []string) [][]string {
-	in := map[string]bool{}
-	for _, s := range services {
-		in[s] = true
+// each runs fn on every container concurrently and joins the errors.
+func each(cs []container, fn func(container) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(c)
+		}()
 	}
-	level := map[string]int{}
-	var depth func(string, map[string]bool) int
-	depth = func(s string, stack map[string]bool) int {
-		if l, ok := level[s]; ok {
-			return l
-		}
-		if stack[s] {
-			return 0 // cycles are rejected by validation before this
-		}
-		stack[s] = true
-		d := 0
-		for _, dep := range dependencies(p, s) {
-			if in[dep] {
-				d = max(d, depth(dep, stack)+1)
-			}
-		}
-		delete(stack, s)
-		level[s] = d
-		return d
-	}
-	var out [][]string
-	for _, s := range services {
-		d := depth(s, map[string]bool{})
-		for len(out) <= d {
-			out = append(out, nil)
-		}
-		out[d] = append(out[d], s)
-	}
-	return out
-}
-
-// levels groups containers by their service's level.
-func levels(p *Project, cs []container) [][]container {
-	var names []string
-	seen := map[string]bool{}
-	for _, c := range cs {
-		// Services the project does not have (all of them, for `-p NAME`
-		// without a compose file) go once, in the last group below.
-		if _, ok := p.Services[c.Service]; ok && !seen[c.Service] {
-			seen[c.Service] = true
-			names = append(names, c.Service)
-		}
-	}
-	var out [][]container
-	for _, lvl := range serviceLevels(p, names) {
-		var group []container
-		for _, c := range cs {
-			if contains(lvl, c.Service) {
-				group = append(group, c)
-			}
-		}
-		out = append(out, group)
-	}
-	// Containers of services the project no longer has go last.
-	var rest []container
-	for _, c := range cs {
-		if _, ok := p.Services[c.Service]; !ok {
-			rest = append(rest, c)
-		}
-	}
-	if len(rest) > 0 {
-		out = append(out, rest)
-	}
-	return out
-}
-
-// reverseLevels is levels in stop order: dependants first.
-func reverseLevels(p *Project, cs []container) [][]container {
-	l := levels(p, cs)
-	for i, j := 0, len(l)-1; i < j; i, j = i+1, j-1 {
-		l[i], l[j] = l[j], l[i]
-	}
-	return l
-}
-
-// dependencyRecreated says whether a dependency declared with
-// `restart: true` was recreated in this run.
-func dependencyRecreated(p *Project, service string, recreated map[string]bool) bool {
-	svc := p.Services[service]
-	for dep, d := range svc.DependsOn {
-		if d.Restart && recreated[dep] {
-			return true
-		}
-	}
-	return false
-}
-
-func quoteCommand(args []string) string {
-	var b strings.Builder
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		if strings.ContainsAny(a, " \t\"'") || a == "" {
-			fmt.Fprintf(&b, "%q", a)
-		} else {
-			b.WriteString(a)
-		}
-	}
-	s := b.String()
-	if len(s) > 40 {
-		s = s[:37] + "..."
-	}
-	return `"` + s + `"`
-}
-
-func portsText(ps []Port) string {
-	var parts []string
-	for _, p := range ps {
-		parts = append(parts, fmt.Sprintf("%s:%d->%d/%s", p.URL, p.PublishedPort, p.TargetPort, p.Protocol))
-	}
-	return strings.Join(parts, ", ")
+	wg.Wait()
+	return errors.Join(errs...)
 }

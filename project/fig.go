@@ -2,8 +2,9 @@ package project
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -32,11 +33,7 @@ func convertFig(filename string, content []byte, overridesFig bool) ([]byte, boo
 		return content, false, nil
 	}
 	services := map[string]any{}
-	names := make([]string, 0, len(doc))
-	for name := range doc {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(doc))
 	for _, name := range names {
 		if name == "version" {
 			continue

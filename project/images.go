@@ -4,74 +4,156 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"strings"
+	"time"
 
 	"github.com/berthdev/berth/runtime/image"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// PullOptions are `berth pull`'s.
-type PullOptions struct {
-	Services       []string
-	IncludeDeps    bool
-	IgnoreFailures bool
-	Progress       func(image.Progress)
-	Events         Events
+// serviceImage is the image a service's containers run.
+type serviceImage struct {
+	Image  *image.Image
+	Layers []string
 }
 
-// Pull pulls the images of the services that have an image: key (a
-// service that only builds has nothing to pull).
-func (e *Engine) Pull(ctx context.Context, p *Project, opts PullOptions) error {
-	names, err := selectServices(p, opts.Services, opts.IncludeDeps)
-	if err != nil {
-		return err
+type imageOptions struct {
+	Build   bool
+	NoBuild bool
+	Pull    string
+	Events  Events
+}
+
+// imageName is the name a service's image has in the store: image:, or
+// <project>-<service> for a build without one, as compose names it.
+func imageName(p *Project, s types.ServiceConfig) string {
+	if s.Image != "" {
+		return s.Image
 	}
+	return p.Name + "-" + s.Name
+}
+
+// ensureImages makes sure every service has its image: built where the
+// service builds (or --build), pulled where missing or where the pull
+// policy says so.
+func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string, opts imageOptions) (map[string]*serviceImage, error) {
+	out := map[string]*serviceImage{}
+	for _, name := range services {
+		s := p.Services[name]
+		if strings.HasPrefix(s.NetworkMode, "container:") && s.Image == "" {
+			continue
+		}
+		ref := imageName(p, s)
+		img, err := e.Images.Get(ctx, ref)
+		missing := errors.Is(err, image.ErrNotFound)
+		if err != nil && !missing {
+			return nil, err
+		}
+		policy := s.PullPolicy
+		if opts.Pull != "" {
+			policy = opts.Pull
+		}
+		build := s.Build != nil && !opts.NoBuild && (opts.Build || missing || policy == types.PullPolicyBuild)
+		pull := !build && (policy == types.PullPolicyAlways || (missing && policy != types.PullPolicyNever))
+		switch {
+		case build:
+			if e.Build == nil {
+				return nil, fmt.Errorf("service %q: building images is not available", name)
+			}
+			opts.Events.emit("Image "+ref, "Building")
+			if img, err = e.Build(ctx, p, s, ref); err != nil {
+				opts.Events.emit("Image "+ref, "Error: "+err.Error())
+				return nil, fmt.Errorf("service %q: building %s: %w", name, ref, err)
+			}
+			opts.Events.emit("Image "+ref, "Built")
+		case pull:
+			opts.Events.emit("Image "+ref, "Pulling")
+			if img, err = e.Images.Pull(ctx, ref, image.PullOptions{Config: e.RegistryConfig}); err != nil {
+				opts.Events.emit("Image "+ref, "Error")
+				return nil, fmt.Errorf("service %q: %w", name, err)
+			}
+			opts.Events.emit("Image "+ref, "Pulled")
+		case missing:
+			return nil, fmt.Errorf("service %q: image %s is not in the store and pull_policy is never: %w", name, ref, image.ErrNotFound)
+		}
+		layers, err := e.Images.Snapshots(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = &serviceImage{Image: img, Layers: layers}
+	}
+	return out, nil
+}
+
+// removeImages is `down --rmi`: local removes images the project built
+// (those without an image: key), all removes every service's image.
+func (e *Engine) removeImages(ctx context.Context, p *Project, mode string, ev Events) error {
+	var errs []error
 	seen := map[string]bool{}
-	var errs []error
-	for _, n := range names {
-		s := p.Services[n]
-		if s.Image == "" || seen[s.Image] {
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		if mode == "local" && s.Image != "" {
 			continue
 		}
-		if s.Build != nil && s.PullPolicy == "build" {
+		ref := imageName(p, s)
+		if seen[ref] {
 			continue
 		}
-		seen[s.Image] = true
-		opts.Events.emit("Image "+s.Image, "Pulling")
-		if _, err := e.Images.Pull(ctx, s.Image, image.PullOptions{Config: e.RegistryConfig, Progress: opts.Progress}); err != nil {
-			opts.Events.emit("Image "+s.Image, "Error")
-			if opts.IgnoreFailures {
-				continue
-			}
-			errs = append(errs, fmt.Errorf("service %q: %w", n, err))
+		seen[ref] = true
+		if _, err := e.Images.Remove(ctx, ref, image.RemoveOptions{}); err != nil && !errors.Is(err, image.ErrNotFound) {
+			errs = append(errs, err)
 			continue
 		}
-		opts.Events.emit("Image "+s.Image, "Pulled")
+		ev.emit("Image "+ref, "Removed")
 	}
 	return errors.Join(errs...)
 }
 
-// Push pushes the images of the services that name one.
-func (e *Engine) Push(ctx context.Context, p *Project, services []string, ignoreFailures bool, ev Events) error {
-	names, err := selectServices(p, services, false)
+// ImageSummary is one line of `berth images` in a project: the image a
+// container of the project was created from.
+type ImageSummary struct {
+	ContainerName string    `json:"ContainerName"`
+	Service       string    `json:"Service"`
+	Repository    string    `json:"Repository"`
+	Tag           string    `json:"Tag"`
+	ID            string    `json:"ID"`
+	Size          int64     `json:"Size"`
+	Created       time.Time `json:"Created"`
+}
+
+// ProjectImages lists the images of the project's containers (stopped ones
+// too), as `docker compose images` does. An image removed from the store
+// since is listed by the name and ID the container recorded.
+func (e *Engine) ProjectImages(ctx context.Context, p *Project, services []string) ([]ImageSummary, error) {
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: services, Oneoff: true})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sort.Strings(names)
-	var errs []error
-	for _, n := range names {
-		s := p.Services[n]
-		if s.Image == "" {
-			continue
+	var out []ImageSummary
+	for _, c := range cs {
+		name, id := c.Labels[LabelImage], c.Labels[LabelImageID]
+		row := ImageSummary{ContainerName: c.Name, Service: c.Service, ID: id}
+		ref := id
+		if ref == "" {
+			ref = name
 		}
-		ev.emit("Image "+s.Image, "Pushing")
-		if err := e.Images.Push(ctx, s.Image, "", image.PushOptions{Config: e.RegistryConfig}); err != nil {
-			ev.emit("Image "+s.Image, "Error")
-			if !ignoreFailures {
-				errs = append(errs, fmt.Errorf("service %q: %w", n, err))
-			}
-			continue
+		if img, err := e.Images.Get(ctx, ref); err == nil {
+			row.ID, row.Size, row.Created = img.ID, img.Size, img.Created
 		}
-		ev.emit("Image "+s.Image, "Pushed")
+		row.Repository, row.Tag = splitRepoTag(image.FamiliarName(name))
+		out = append(out, row)
 	}
-	return errors.Join(errs...)
+	return out, nil
+}
+
+// splitRepoTag splits a familiar image name into repository and tag (or
+// digest); an untagged name has no tag.
+func splitRepoTag(name string) (string, string) {
+	if repo, dig, ok := strings.Cut(name, "@"); ok {
+		return repo, dig
+	}
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		return name[:i], name[i+1:]
+	}
+	return name, ""
 }

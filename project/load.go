@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,9 +52,6 @@ var overrideNames = map[string][]string{
 	"docker-compose.yaml": {"docker-compose.override.yaml", "docker-compose.override.yml"},
 	"docker-compose.yml":  {"docker-compose.override.yml", "docker-compose.override.yaml"},
 }
-
-// ErrNoComposeFile means no compose file was given or found.
-var ErrNoComposeFile = errors.New("no compose file found")
 
 func init() {
 	// compose-go warns through logrus; berth reports problems itself.

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // projectDir holds a project's lock file, network state, generated /etc
@@ -65,11 +65,11 @@ func (e *Engine) lock(ctx context.Context, name string) (func(), error) {
 
 func flockWait(ctx context.Context, f *os.File, name string) error {
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
+		locked, err := statefile.TryLock(f)
+		if locked {
 			return nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
+		if err != nil {
 			return fmt.Errorf("locking project %s: %w", name, err)
 		}
 		select {
@@ -105,7 +105,7 @@ func (e *Engine) sweepProjects(ctx context.Context, except string) {
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil && sameFile(f, path) {
+		if locked, _ := statefile.TryLock(f); locked && sameFile(f, path) {
 			e.forgetProject(ctx, ent.Name())
 		}
 		f.Close()
@@ -120,7 +120,7 @@ func (e *Engine) forgetProject(ctx context.Context, name string) {
 	if !onlyLockLeft(dir) {
 		return
 	}
-	if cs, err := projectContainers(ctx, e.Runtime, name, true); err != nil || len(cs) > 0 {
+	if cs, err := e.containers(ctx, name, containerQuery{Oneoff: true}); err != nil || len(cs) > 0 {
 		return
 	}
 	// The lock file goes first: a waiter that finds it gone starts again.

@@ -25,19 +25,9 @@ type LogsOptions struct {
 // Logs prints the project's container logs; with Follow it keeps going
 // until ctx ends or every container has stopped.
 func (e *Engine) Logs(ctx context.Context, p *Project, opts LogsOptions) error {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services, Number: opts.Index})
 	if err != nil {
 		return err
-	}
-	cs = filterServices(cs, opts.Services)
-	if opts.Index > 0 {
-		var keep []container
-		for _, c := range cs {
-			if c.Number == opts.Index {
-				keep = append(keep, c)
-			}
-		}
-		cs = keep
 	}
 	return e.followLogs(ctx, cs, opts)
 }

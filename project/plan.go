@@ -107,3 +107,26 @@ func reconcile(want map[string]planInput, allServices map[string]bool, observed 
 	}
 	return plan
 }
+
+// plan computes up's plan for the selected services.
+func (e *Engine) plan(p *Project, selected []string, images map[string]*serviceImage, observed []container, opts UpOptions) upPlan {
+	want := map[string]planInput{}
+	for _, name := range selected {
+		s := p.Services[name]
+		scale := s.GetScale()
+		if n, ok := opts.Scale[name]; ok {
+			scale = n
+		}
+		hash, _ := ConfigHash(s)
+		in := planInput{Scale: scale, Hash: hash}
+		if img := images[name]; img != nil {
+			in.ImageID = img.Image.ID
+		}
+		want[name] = in
+	}
+	all := map[string]bool{}
+	for _, n := range p.ServiceNames() {
+		all[n] = true
+	}
+	return reconcile(want, all, observed, reconcileOptions{ForceRecreate: opts.ForceRecreate, NoRecreate: opts.NoRecreate})
+}

@@ -3,7 +3,8 @@ package project
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
@@ -18,11 +19,7 @@ func precheck(file string, content []byte) error {
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return nil // compose-go reports syntax errors with their line
 	}
-	names := make([]string, 0, len(doc.Services))
-	for n := range doc.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(doc.Services))
 	var errs []error
 	for _, name := range names {
 		ports, _ := doc.Services[name]["ports"].([]any)

@@ -5,8 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/berthdev/berth/runtime"
+	"github.com/compose-spec/compose-go/v2/format"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // RunOptions are `berth run`'s.
@@ -119,4 +124,96 @@ func (e *Engine) prepareOneoff(ctx context.Context, p *Project, opts RunOptions)
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, opts.Service, hex.EncodeToString(b))
 	}
 	return e.createOneoff(ctx, p, opts, images[opts.Service], name)
+}
+
+// createOneoff creates the container of `berth run`.
+func (e *Engine) createOneoff(ctx context.Context, p *Project, opts RunOptions, img *serviceImage, name string) (container, error) {
+	s := p.Services[opts.Service]
+	if opts.Command != nil {
+		s.Command = opts.Command
+	}
+	if opts.Entrypoint != nil {
+		s.Entrypoint = *opts.Entrypoint
+	}
+	if opts.User != "" {
+		s.User = opts.User
+	}
+	if opts.Workdir != "" {
+		s.WorkingDir = opts.Workdir
+	}
+	s.Tty = opts.Tty
+	s.StdinOpen = opts.Interactive
+	if !opts.ServicePorts {
+		s.Ports = nil
+	}
+	if len(opts.Publish) > 0 {
+		ports, err := types.ParsePortConfig(strings.Join(opts.Publish, ","))
+		if err == nil {
+			s.Ports = append(s.Ports, ports...)
+		} else {
+			for _, pub := range opts.Publish {
+				pc, err := types.ParsePortConfig(pub)
+				if err != nil {
+					return container{}, fmt.Errorf("-p %q: %w", pub, err)
+				}
+				s.Ports = append(s.Ports, pc...)
+			}
+		}
+	}
+	if s.Environment == nil {
+		s.Environment = types.MappingWithEquals{}
+	}
+	for _, kv := range opts.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			val, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = val
+		}
+		s.Environment[k] = &v
+	}
+	for _, v := range opts.Volumes {
+		vc, err := parseVolumeFlag(p, v)
+		if err != nil {
+			return container{}, err
+		}
+		s.Volumes = append(s.Volumes, vc)
+	}
+	s.Restart = "no"
+	if s.Deploy != nil {
+		d := *s.Deploy
+		d.RestartPolicy = nil
+		s.Deploy = &d
+	}
+	// A one-off container is not the service's replica: no fixed name.
+	s.ContainerName = ""
+	spec, err := e.containerSpec(ctx, p, s, 1, name, img, nil, true)
+	if err != nil {
+		return container{}, err
+	}
+	for k, v := range opts.Labels {
+		spec.Labels[k] = v
+	}
+	spec.Labels[LabelNumber] = "1"
+	info, err := e.Runtime.Create(ctx, spec)
+	if err != nil {
+		e.detachNetwork(ctx, p.Name, spec.ID)
+		e.releaseVolumes(spec.ID)
+		return container{}, err
+	}
+	return container{Info: info, Service: opts.Service, Number: 1, Oneoff: true}, nil
+}
+
+// parseVolumeFlag reads `run -v` short syntax against the project.
+func parseVolumeFlag(p *Project, spec string) (types.ServiceVolumeConfig, error) {
+	v, err := format.ParseVolume(spec)
+	if err != nil {
+		return v, fmt.Errorf("-v %q: %w", spec, err)
+	}
+	if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
+		v.Source = filepath.Join(p.WorkingDir, v.Source)
+	}
+	return v, nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +17,6 @@ import (
 	units "github.com/docker/go-units"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
-
-// LabelImageID records the ID of the image a container was made from, so a
-// changed image recreates it and the image store keeps images in use.
-const LabelImageID = "berth.image.id"
 
 // ConfigHash is a stable digest of everything in a service's definition
 // that shapes its containers; the scale is left out, so scaling never
@@ -80,11 +78,7 @@ func environment(s types.ServiceConfig, img v1.Config) []string {
 		k, v, _ := strings.Cut(e, "=")
 		set(k, v)
 	}
-	keys := make([]string, 0, len(s.Environment))
-	for k := range s.Environment {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(s.Environment))
 	for _, k := range keys {
 		if v := s.Environment[k]; v != nil {
 			set(k, *v)
@@ -162,30 +156,46 @@ func restartPolicy(s types.ServiceConfig) runtime.RestartPolicy {
 // caller, which owns volumes and networks.
 func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec, error) {
 	spec := runtime.Spec{
-		Args:            command(s, img),
-		Env:             environment(s, img),
-		Cwd:             img.WorkingDir,
-		User:            img.User,
-		GroupAdd:        s.GroupAdd,
-		Tty:             s.Tty,
-		Stdin:           s.StdinOpen,
-		Hostname:        s.Hostname,
-		Domainname:      s.DomainName,
-		Privileged:      s.Privileged,
-		ReadOnly:        s.ReadOnly,
-		CapAdd:          s.CapAdd,
-		CapDrop:         s.CapDrop,
-		Memory:          int64(s.MemLimit),
-		MemorySwap:      int64(s.MemSwapLimit),
-		CPUs:            float64(s.CPUS),
-		PidsLimit:       s.PidsLimit,
-		ShmSize:         int64(s.ShmSize),
-		Sysctls:         map[string]string(s.Sysctls),
-		StopSignal:      img.StopSignal,
-		StopTimeout:     durationOf(s.StopGracePeriod, 0),
-		Restart:         restartPolicy(s),
-		Healthcheck:     healthcheck(s, img),
-		NoNewPrivileges: contains(s.SecurityOpt, "no-new-privileges:true") || contains(s.SecurityOpt, "no-new-privileges"),
+		Args:        command(s, img),
+		Env:         environment(s, img),
+		Cwd:         img.WorkingDir,
+		User:        img.User,
+		GroupAdd:    s.GroupAdd,
+		Tty:         s.Tty,
+		Stdin:       s.StdinOpen,
+		Hostname:    s.Hostname,
+		Domainname:  s.DomainName,
+		Privileged:  s.Privileged,
+		ReadOnly:    s.ReadOnly,
+		CapAdd:      s.CapAdd,
+		CapDrop:     s.CapDrop,
+		Memory:      int64(s.MemLimit),
+		MemorySwap:  int64(s.MemSwapLimit),
+		CPUs:        float64(s.CPUS),
+		PidsLimit:   s.PidsLimit,
+		ShmSize:     int64(s.ShmSize),
+		Sysctls:     map[string]string(s.Sysctls),
+		StopSignal:  img.StopSignal,
+		StopTimeout: durationOf(s.StopGracePeriod, 0),
+		Restart:     restartPolicy(s),
+		Healthcheck: healthcheck(s, img),
+	}
+	var bad *ValidationError
+	sec := readSecurityOpts(p, s, func(field, msg string) {
+		if bad == nil {
+			bad = &ValidationError{Service: s.Name, Field: field, Msg: msg}
+		}
+	})
+	if bad != nil {
+		return spec, bad
+	}
+	spec.NoNewPrivileges, spec.SeccompUnconfined = sec.NoNewPrivileges, sec.SeccompUnconfined
+	if sec.SeccompFile != "" {
+		profile, err := os.ReadFile(sec.SeccompFile)
+		if err != nil {
+			return spec, fmt.Errorf("service %q: %s: seccomp profile: %w", s.Name, sec.SeccompField, err)
+		}
+		spec.SeccompProfile = profile
 	}
 	if s.CPUShares > 0 {
 		spec.CPUShares = uint64(s.CPUShares)
@@ -218,11 +228,7 @@ func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec
 		v := int(s.OomScoreAdj)
 		spec.OomScoreAdj = &v
 	}
-	names := make([]string, 0, len(s.Ulimits))
-	for k := range s.Ulimits {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(s.Ulimits))
 	for _, k := range names {
 		u := s.Ulimits[k]
 		soft, hard := int64(u.Soft), int64(u.Hard)

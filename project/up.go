@@ -60,7 +60,7 @@ func (e *Engine) up(ctx context.Context, p *Project, opts UpOptions) error {
 	if err := e.ensureVolumes(ctx, p, selected, opts.Events); err != nil {
 		return err
 	}
-	observed, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	observed, err := e.containers(ctx, p.Name, containerQuery{})
 	if err != nil {
 		return err
 	}
@@ -231,11 +231,10 @@ func (e *Engine) waitCondition(ctx context.Context, p *Project, service, dep, co
 		condition = "service_started"
 	}
 	for {
-		cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+		cs, err := e.containers(ctx, p.Name, containerQuery{Services: []string{dep}})
 		if err != nil {
 			return err
 		}
-		cs = filterServices(cs, []string{dep})
 		if len(cs) == 0 {
 			if !required {
 				return nil
@@ -285,11 +284,10 @@ func (e *Engine) waitCondition(ctx context.Context, p *Project, service, dep, co
 // others depend on.
 func (e *Engine) waitReady(ctx context.Context, p *Project, services []string, ev Events) error {
 	for {
-		cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+		cs, err := e.containers(ctx, p.Name, containerQuery{Services: services})
 		if err != nil {
 			return err
 		}
-		cs = filterServices(cs, services)
 		ready := true
 		for _, c := range cs {
 			switch {

@@ -3,7 +3,9 @@ package project
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,9 +40,6 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// ErrUnsupported marks a compose key berth does not implement.
-var ErrUnsupported = errors.New("not supported by berth")
-
 // unsupported lists service keys berth does not implement yet: they are
 // reported, never silently ignored.
 var unsupported = map[string]func(s types.ServiceConfig) bool{
@@ -55,7 +54,6 @@ var unsupported = map[string]func(s types.ServiceConfig) bool{
 	},
 	"provider":        func(s types.ServiceConfig) bool { return s.Provider != nil },
 	"models":          func(s types.ServiceConfig) bool { return len(s.Models) > 0 },
-	"security_opt":    func(s types.ServiceConfig) bool { return len(s.SecurityOpt) > 0 },
 	"pre_stop":        func(s types.ServiceConfig) bool { return len(s.PreStop) > 0 },
 	"post_start":      func(s types.ServiceConfig) bool { return len(s.PostStart) > 0 },
 	"credential_spec": func(s types.ServiceConfig) bool { return s.CredentialSpec != nil },
@@ -124,11 +122,7 @@ func Validate(p *Project) error {
 	sort.Strings(names)
 	for _, name := range names {
 		s := p.Services[name]
-		keys := make([]string, 0, len(unsupported))
-		for k := range unsupported {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(unsupported))
 		for _, k := range keys {
 			if unsupported[k](s) {
 				add(name, k, "%v", ErrUnsupported)
@@ -159,9 +153,10 @@ func Validate(p *Project) error {
 			}
 		}
 		checkService(p, s, add)
+		readSecurityOpts(p, s, func(field, msg string) { add(name, field, "%s", msg) })
 		for dep := range s.DependsOn {
 			if _, ok := p.Services[dep]; !ok && s.DependsOn[dep].Required {
-				if !contains(p.DisabledServiceNames(), dep) {
+				if !slices.Contains(p.DisabledServiceNames(), dep) {
 					add(name, "depends_on", "%q is not a service of this project", dep)
 				}
 			}
@@ -249,42 +244,3 @@ func (pr *problems) collector(p *Project) func(service, field, format string, ar
 
 // err is every problem found, joined, or nil.
 func (pr *problems) err() error { return errors.Join(pr.errs...) }
-
-// findCycle returns one dependency cycle, first service repeated at the
-// end, or nil.
-func findCycle(p *Project) []string {
-	state := map[string]int{} // 0 new, 1 on stack, 2 done
-	var stack []string
-	var found []string
-	var visit func(string) bool
-	visit = func(s string) bool {
-		state[s] = 1
-		stack = append(stack, s)
-		for _, d := range dependencies(p, s) {
-			switch state[d] {
-			case 1:
-				for i, x := range stack {
-					if x == d {
-						found = append(append([]string{}, stack[i:]...), d)
-						return true
-					}
-				}
-			case 0:
-				if visit(d) {
-					return true
-				}
-			}
-		}
-		stack = stack[:len(stack)-1]
-		state[s] = 2
-		return false
-	}
-	names := p.ServiceNames()
-	sort.Strings(names)
-	for _, n := range names {
-		if state[n] == 0 && visit(n) {
-			return found
-		}
-	}
-	return nil
-}

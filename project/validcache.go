@@ -5,11 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -51,11 +52,7 @@ func (c validCache) key(details types.ConfigDetails, opts LoadOptions, name stri
 		fmt.Fprintf(h, "file %q %d\n", f.Filename, len(f.Content))
 		h.Write(f.Content)
 	}
-	keys := make([]string, 0, len(details.Environment))
-	for k := range details.Environment {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(details.Environment))
 	for _, k := range keys {
 		fmt.Fprintf(h, "env %q=%q\n", k, details.Environment[k])
 	}
@@ -74,13 +71,7 @@ func (c validCache) remember(key string) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return
 	}
-	f, err := os.CreateTemp(c.dir, ".new-")
-	if err != nil {
-		return
-	}
-	f.Close()
-	if err := os.Rename(f.Name(), filepath.Join(c.dir, key)); err != nil {
-		os.Remove(f.Name())
+	if err := statefile.Write(filepath.Join(c.dir, key), nil, statefile.Options{}); err != nil {
 		return
 	}
 	ents, err := os.ReadDir(c.dir)

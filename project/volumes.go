@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/volumes"
-	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
@@ -47,11 +46,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *Project, services []strin
 			}
 		}
 	}
-	keys := make([]string, 0, len(used))
-	for k := range used {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(used))
 	for _, key := range keys {
 		cfg, ok := p.Volumes[key]
 		if !ok {
@@ -185,11 +180,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 		}
 	}
 	// The image's VOLUMEs not mounted otherwise get anonymous volumes.
-	var imageVols []string
-	for t := range img.Image.Config.Config.Volumes {
-		imageVols = append(imageVols, t)
-	}
-	sort.Strings(imageVols)
+	imageVols := slices.Sorted(maps.Keys(img.Image.Config.Config.Volumes))
 	for _, t := range imageVols {
 		if targets[filepath.Clean(t)] {
 			continue
@@ -323,30 +314,6 @@ func (e *Engine) volumesFrom(ctx context.Context, p *Project, from string) ([]ru
 
 func (e *Engine) releaseVolumes(containerID string) { e.Volumes.Release(containerID) }
 
-// afterRemove releases what a removed container held: its network
-// attachment, its volume references, its secrets, and with removeAnon its
-// anonymous volumes.
-func (e *Engine) afterRemove(ctx context.Context, c container, removeAnon, detach bool) error {
-	var errs []error
-	if detach {
-		errs = append(errs, e.detachNetwork(ctx, c.Labels[LabelProject], c.ID))
-	}
-	e.Volumes.Release(c.ID)
-	os.RemoveAll(e.secretsDir(c.Labels[LabelProject], c.ID))
-	if removeAnon {
-		all, err := e.Volumes.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, v := range all {
-			if v.Anonymous && v.Labels[labelAnonContainer] == c.ID {
-				errs = append(errs, e.Volumes.Remove(ctx, v.Name, false))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // removeVolumes is `down -v`: the project's named volumes (never external
 // ones) and its anonymous ones.
 func (e *Engine) removeVolumes(ctx context.Context, p *Project, ev Events) error {
@@ -376,111 +343,4 @@ func (e *Engine) removeVolumes(ctx context.Context, p *Project, ev Events) error
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// parseVolumeFlag reads `run -v` short syntax against the project.
-func parseVolumeFlag(p *Project, spec string) (types.ServiceVolumeConfig, error) {
-	v, err := format.ParseVolume(spec)
-	if err != nil {
-		return v, fmt.Errorf("-v %q: %w", spec, err)
-	}
-	if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
-		v.Source = filepath.Join(p.WorkingDir, v.Source)
-	}
-	return v, nil
-}
-
-// secretsDir holds a container's materialised secrets and configs.
-func (e *Engine) secretsDir(project, id string) string {
-	return filepath.Join(e.Runtime.Root(), "projects", project, "secrets", id)
-}
-
-// attachSecrets materialises secrets and configs into a per-container
-// directory (so uid/gid/mode never change the host's files) and mounts
-// them read-only: secrets at /run/secrets/<name>, configs at /<name>,
-// unless a target says otherwise.
-func (e *Engine) attachSecrets(p *Project, s types.ServiceConfig, spec *runtime.Spec, targets map[string]bool) error {
-	type ref struct {
-		kind string
-		r    types.FileReferenceConfig
-		obj  types.FileObjectConfig
-	}
-	var refs []ref
-	for _, r := range s.Secrets {
-		obj, ok := p.Secrets[r.Source]
-		if !ok {
-			return &ValidationError{Service: s.Name, Field: "secrets", Msg: fmt.Sprintf("secret %q is not declared under the top-level secrets:", r.Source)}
-		}
-		refs = append(refs, ref{"secret", types.FileReferenceConfig(r), types.FileObjectConfig(obj)})
-	}
-	for _, r := range s.Configs {
-		obj, ok := p.Configs[r.Source]
-		if !ok {
-			return &ValidationError{Service: s.Name, Field: "configs", Msg: fmt.Sprintf("config %q is not declared under the top-level configs:", r.Source)}
-		}
-		refs = append(refs, ref{"config", types.FileReferenceConfig(r), types.FileObjectConfig(obj)})
-	}
-	if len(refs) == 0 {
-		return nil
-	}
-	dir := e.secretsDir(p.Name, spec.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	for i, r := range refs {
-		var content []byte
-		switch {
-		case r.obj.File != "":
-			b, err := os.ReadFile(r.obj.File)
-			if err != nil {
-				return fmt.Errorf("service %q: %s %q: %w", s.Name, r.kind, r.r.Source, err)
-			}
-			content = b
-		case r.obj.Environment != "":
-			content = []byte(p.Environment[r.obj.Environment])
-		case r.obj.Content != "":
-			content = []byte(r.obj.Content)
-		case bool(r.obj.External):
-			return &ValidationError{Service: s.Name, Field: r.kind + "s", Msg: fmt.Sprintf("external %s %q is not supported by berth", r.kind, r.r.Source)}
-		}
-		target := r.r.Target
-		if target == "" {
-			target = r.r.Source
-		}
-		if !filepath.IsAbs(target) {
-			if r.kind == "secret" {
-				target = "/run/secrets/" + target
-			} else {
-				target = "/" + target
-			}
-		}
-		mode := os.FileMode(0o444)
-		if r.r.Mode != nil {
-			mode = os.FileMode(*r.r.Mode)
-		}
-		file := filepath.Join(dir, fmt.Sprintf("%s-%d", r.kind, i))
-		if err := os.WriteFile(file, content, 0o600); err != nil {
-			return err
-		}
-		uid, gid := -1, -1
-		if r.r.UID != "" {
-			uid, _ = strconv.Atoi(r.r.UID)
-		}
-		if r.r.GID != "" {
-			gid, _ = strconv.Atoi(r.r.GID)
-		}
-		if uid >= 0 || gid >= 0 {
-			if err := os.Chown(file, uid, gid); err != nil {
-				return err
-			}
-		}
-		if err := os.Chmod(file, mode); err != nil {
-			return err
-		}
-		if !targets[target] {
-			spec.Mounts = append(spec.Mounts, runtime.Mount{Type: "bind", Source: file, Target: target, ReadOnly: true})
-			targets[target] = true
-		}
-	}
-	return nil
 }

@@ -169,7 +169,7 @@ func (e *Engine) watchRebuild(ctx context.Context, p *Project, svc string, opts 
 // serviceContainerIDs lists each service's container IDs, to tell what
 // an up recreated.
 func (e *Engine) serviceContainerIDs(ctx context.Context, p *Project) map[string]string {
-	cs, _ := projectContainers(ctx, e.Runtime, p.Name, false)
+	cs, _ := e.containers(ctx, p.Name, containerQuery{})
 	out := map[string]string{}
 	for _, c := range cs {
 		out[c.Service] += c.ID + " "
@@ -235,15 +235,9 @@ func (e *Engine) watchExec(ctx context.Context, p *Project, svc string, hook typ
 // runningContainers are the service's running (or paused) containers:
 // every replica receives a change.
 func (e *Engine) runningContainers(ctx context.Context, p *Project, svc string) ([]container, error) {
-	cs, err := projectContainers(ctx, e.Runtime, p.Name, false)
+	out, err := e.containers(ctx, p.Name, containerQuery{Services: []string{svc}, States: []runtime.Status{runtime.StatusRunning, runtime.StatusPaused}})
 	if err != nil {
 		return nil, err
-	}
-	var out []container
-	for _, c := range filterServices(cs, []string{svc}) {
-		if c.Status == runtime.StatusRunning || c.Status == runtime.StatusPaused {
-			out = append(out, c)
-		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: service %q has no running container", ErrNoContainers, svc)

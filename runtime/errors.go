@@ -1,6 +1,10 @@
 package runtime
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/berthdev/berth/runtime/seccomp"
+)
 
 // Sentinel errors callers branch on.
 var (
@@ -25,5 +29,5 @@ var (
 	// ErrSignal means a signal name is not valid.
 	ErrSignal = errors.New("invalid signal")
 	// ErrSeccomp means a seccomp profile is not valid or cannot be applied.
-	ErrSeccomp = errors.New("invalid seccomp profile")
+	ErrSeccomp = seccomp.ErrInvalid
 )

@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Events are recorded where a container's state changes, by the process
@@ -124,7 +126,7 @@ func (l *eventLog) lock() (func(), error) {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return nil, err
 	}
-	return lockFile(filepath.Join(l.dir, "lock"))
+	return statefile.Lock(filepath.Join(l.dir, "lock"))
 }
 
 func (l *eventLog) append(ev Event) error {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"path/filepath"
 	"time"
+
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Health check defaults, as Docker's.
@@ -84,7 +86,7 @@ func (r *Runtime) probeLoop(ctx context.Context, id string, s *Spec, rec *record
 				rec.Health = HealthUnhealthy
 			}
 		}
-		writeJSON(filepath.Join(r.dir(id), "status.json"), rec)
+		statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), rec, statefile.Options{})
 		if rec.Health != was {
 			r.event("health_status: "+rec.Health, id, s)
 		}

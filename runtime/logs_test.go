@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 func TestLogWriterRotatesAndReaderJoinsFiles(t *testing.T) {
@@ -377,7 +379,7 @@ func TestLogWaiterWakesOnWritesAndStatus(t *testing.T) {
 	if status, err := w.Wait(ctx); err != nil || status {
 		t.Errorf("after a log write: status %v, %v; want a wake-up for the log", status, err)
 	}
-	if err := writeJSON(filepath.Join(dir, "status.json"), record{Status: StatusExited}); err != nil {
+	if err := statefile.WriteJSON(filepath.Join(dir, "status.json"), record{Status: StatusExited}, statefile.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// The temporary file's events come first, status.json's last.

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // A detached container is watched by a monitor: a small process of its own
@@ -163,12 +163,12 @@ type monitorPid struct {
 }
 
 func writeMonitorPid(dir string, pid int) {
-	writeJSON(filepath.Join(dir, monitorPidFile), monitorPid{pid, procStart(pid)})
+	statefile.WriteJSON(filepath.Join(dir, monitorPidFile), monitorPid{pid, procStart(pid)}, statefile.Options{})
 }
 
 func readMonitorPid(dir string) (int, uint64) {
 	var m monitorPid
-	readJSON(filepath.Join(dir, monitorPidFile), &m)
+	statefile.ReadJSON(filepath.Join(dir, monitorPidFile), &m)
 	return m.Pid, m.Start
 }
 
@@ -192,7 +192,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		return fail(err)
 	}
 	var s Spec
-	if err := readJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
+	if err := statefile.ReadJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
 		return fail(err)
 	}
 	logw, err := newLogWriter(filepath.Join(dir, "container.log"), s.LogMaxSize, s.LogMaxFiles)
@@ -210,7 +210,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		}
 	}
 	var rec record
-	readJSON(filepath.Join(dir, "status.json"), &rec)
+	statefile.ReadJSON(filepath.Join(dir, "status.json"), &rec)
 	if adopt && rec.MonitorPid != os.Getpid() && procAlive(rec.MonitorPid, rec.MonitorStart) {
 		// A monitor of an older berth, which holds no lock.
 		return fail(fmt.Errorf("the monitor of %s is running", s.Name))
@@ -225,7 +225,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		if inst, outs, more, err = r.adoptInit(id, &s, &rec, logw); err != nil {
 			return fail(err)
 		}
-		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 		// Reported before "ok", below.
 		for _, l := range append(lost, more...) {
 			fmt.Fprintf(ready, "lost: %s\n", l)
@@ -237,7 +237,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 			if err != nil {
 				rec.Status, rec.ExitCode, rec.Error, rec.Pid = StatusExited, 127, err.Error(), 0
 				rec.FinishedAt, rec.OutputPipes = time.Now(), [2]uint64{}
-				writeJSON(filepath.Join(dir, "status.json"), &rec)
+				statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 				r.dieEvent(id, &s, rec.ExitCode, time.Time{})
 				if first {
 					return fail(err)
@@ -251,7 +251,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 			if s.Healthcheck != nil && len(s.Healthcheck.Test) > 0 && s.Healthcheck.Test[0] != "NONE" {
 				rec.Health, rec.FailingCount = HealthStarting, 0
 			}
-			writeJSON(filepath.Join(dir, "status.json"), &rec)
+			statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 			r.event("start", id, &s)
 		}
 		if first {
@@ -282,7 +282,7 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		if code < 0 {
 			rec.Error = "the container exited while its monitor was replaced; its exit status is unknown"
 		}
-		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 		r.dieEvent(id, &s, code, started)
 		if !r.shouldRestart(id, &s, code, rec.RestartCount) {
 			return nil
@@ -293,12 +293,12 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 			backoff = 100 * time.Millisecond
 		}
 		rec.Status = StatusRestarting
-		writeJSON(filepath.Join(dir, "status.json"), &rec)
+		statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 		deadline := time.Now().Add(backoff)
 		for time.Now().Before(deadline) {
 			if r.stopRequested(id) {
 				rec.Status = StatusExited
-				writeJSON(filepath.Join(dir, "status.json"), &rec)
+				statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 				return nil
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -318,15 +318,15 @@ func lockMonitor(dir string, wait bool) error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
+		locked, err := statefile.TryLock(f)
+		if locked {
 			// Held until the process ends: the descriptor is never closed.
 			monitorLock = f
 			return nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || !wait || time.Now().After(deadline) {
+		if err != nil || !wait || time.Now().After(deadline) {
 			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
+			if err == nil {
 				return errors.New("another monitor of the container is running")
 			}
 			return fmt.Errorf("locking the monitor: %w", err)

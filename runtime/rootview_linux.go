@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,7 @@ func (r *Runtime) RootView(ctx context.Context, ref string) (*os.File, Info, err
 		return nil, info, fmt.Errorf("%w: %s is %s", ErrNotRunning, info.Name, info.Status)
 	}
 	var rec record
-	if err := readJSON(filepath.Join(info.Dir, "status.json"), &rec); err != nil {
+	if err := statefile.ReadJSON(filepath.Join(info.Dir, "status.json"), &rec); err != nil {
 		return nil, info, err
 	}
 	f, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", rec.Pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

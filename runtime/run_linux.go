@@ -14,6 +14,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // WinSize is a terminal's size in characters.
@@ -87,13 +89,13 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	rec := record{MonitorPid: os.Getpid(), MonitorStart: procStart(os.Getpid())}
 	if err != nil {
 		rec.Status, rec.ExitCode, rec.Error, rec.FinishedAt = StatusExited, 127, err.Error(), time.Now()
-		writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+		statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 		r.dieEvent(id, &s, 127, time.Time{})
 		return -1, err
 	}
 	pid, _ := inst.p.Pid()
 	rec.Status, rec.Pid, rec.PidStart, rec.StartedAt = StatusRunning, pid, procStart(pid), time.Now()
-	writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+	statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 	r.event("start", id, &s)
 
 	done := make(chan struct{})
@@ -120,7 +122,7 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	}
 	r.destroy(id, inst)
 	rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
-	writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+	statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 	r.dieEvent(id, &s, code, rec.StartedAt)
 	return code, nil
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/berthdev/berth/internal/failpoint"
 	"github.com/berthdev/berth/internal/privdir"
-	"golang.org/x/sys/unix"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Runtime creates and runs containers whose persistent data lives under
@@ -137,7 +137,7 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 			return Info{}, fmt.Errorf("container %s: %w", s.Name, err)
 		}
 	}
-	unlock, err := lockFile(filepath.Join(r.root, "containers", ".lock"))
+	unlock, err := statefile.Lock(filepath.Join(r.root, "containers", ".lock"))
 	if err != nil {
 		return Info{}, err
 	}
@@ -168,11 +168,11 @@ func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
 		os.RemoveAll(tmp)
 		return Info{}, err
 	}
-	if err := writeJSON(filepath.Join(tmp, "spec.json"), &s); err != nil {
+	if err := statefile.WriteJSON(filepath.Join(tmp, "spec.json"), &s, statefile.Options{}); err != nil {
 		os.RemoveAll(tmp)
 		return Info{}, err
 	}
-	if err := writeJSON(filepath.Join(tmp, "status.json"), &record{Status: StatusCreated}); err != nil {
+	if err := statefile.WriteJSON(filepath.Join(tmp, "status.json"), &record{Status: StatusCreated}, statefile.Options{}); err != nil {
 		os.RemoveAll(tmp)
 		return Info{}, err
 	}
@@ -242,7 +242,7 @@ func (r *Runtime) lookupName(name string) (string, error) {
 			continue
 		}
 		var s Spec
-		if err := readJSON(filepath.Join(r.dir(e.Name()), "spec.json"), &s); err == nil && s.Name == name {
+		if err := statefile.ReadJSON(filepath.Join(r.dir(e.Name()), "spec.json"), &s); err == nil && s.Name == name {
 			return e.Name(), nil
 		}
 	}
@@ -285,14 +285,14 @@ func (r *Runtime) Inspect(ctx context.Context, ref string) (Info, error) {
 	}
 	dir := r.dir(id)
 	var s Spec
-	if err := readJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
+	if err := statefile.ReadJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Info{}, fmt.Errorf("%w: %s", ErrNotFound, ref)
 		}
 		return Info{}, err
 	}
 	var rec record
-	if err := readJSON(filepath.Join(dir, "status.json"), &rec); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := statefile.ReadJSON(filepath.Join(dir, "status.json"), &rec); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Info{}, err
 	}
 	info := Info{
@@ -359,19 +359,6 @@ func (r *Runtime) List(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
-// lockFile takes an exclusive flock on path, creating it.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
-}
-
 // procStart is the start time of pid in clock ticks since boot (field 22 of
 // /proc/PID/stat), which tells a process from a later one with its pid.
 func procStart(pid int) uint64 {
@@ -412,7 +399,7 @@ func procAlive(pid int, start uint64) bool {
 
 // Rename gives a container a new name, which must be free.
 func (r *Runtime) Rename(ctx context.Context, ref, name string) error {
-	unlock, err := lockFile(filepath.Join(r.root, "containers", ".lock"))
+	unlock, err := statefile.Lock(filepath.Join(r.root, "containers", ".lock"))
 	if err != nil {
 		return err
 	}
@@ -426,12 +413,12 @@ func (r *Runtime) Rename(ctx context.Context, ref, name string) error {
 	}
 	var s Spec
 	path := filepath.Join(r.dir(id), "spec.json")
-	if err := readJSON(path, &s); err != nil {
+	if err := statefile.ReadJSON(path, &s); err != nil {
 		return err
 	}
 	old := s.Name
 	s.Name = name
-	if err := writeJSON(path, &s); err != nil {
+	if err := statefile.WriteJSON(path, &s, statefile.Options{}); err != nil {
 		return err
 	}
 	r.event("rename", id, &s, "oldName", old)

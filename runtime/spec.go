@@ -63,7 +63,7 @@ type Spec struct {
 	Init            bool // run berth's minimal init as PID 1
 	// SeccompUnconfined runs the container without a system call
 	// filter. Otherwise it gets SeccompProfile, a profile in Docker's
-	// JSON format (see CheckSeccompProfile), or, when that is empty,
+	// JSON format (see runtime/seccomp), or, when that is empty,
 	// berth's default profile, which has the effect of Docker's. A
 	// privileged container is never filtered, as with Docker. (Left out
 	// of spec.json when empty: a null read back would be taken for a

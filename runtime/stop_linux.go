@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/berthdev/berth/internal/failpoint"
 	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/internal/failpoint"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 const defaultStopTimeout = 10 * time.Second
@@ -135,10 +138,10 @@ func (r *Runtime) waitRecorded(ctx context.Context, id string, max time.Duration
 		if !info.MonitorAlive && !procAlive(info.Pid, 0) {
 			// The monitor is gone: nobody else will record this.
 			var rec record
-			readJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+			statefile.ReadJSON(filepath.Join(r.dir(id), "status.json"), &rec)
 			rec.Status, rec.Pid, rec.FinishedAt = StatusExited, 0, time.Now()
 			rec.ExitCode, rec.Error = -1, "the container's monitor was lost; its exit status is unknown"
-			writeJSON(filepath.Join(r.dir(id), "status.json"), &rec)
+			statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 			r.dieEvent(id, &info.Spec, -1, time.Time{})
 			return r.destroy(id, nil)
 		}
@@ -223,7 +226,7 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 	// A monitor may still be running: finishing up, or starting the
 	// container for a caller that was killed. It goes with the container.
 	var rec record
-	readJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
+	statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
 	for _, pid := range r.monitorPids(info.ID, rec) {
 		if !waitExit(ctx, pid, 2*time.Second) {
 			unix.Kill(pid, unix.SIGKILL)
@@ -332,20 +335,11 @@ func (r *Runtime) monitorPids(id string, rec record) []int {
 		pid   int
 		start uint64
 	}{{rec.MonitorPid, rec.MonitorStart}, {pid, start}} {
-		if m.pid > 0 && m.pid != os.Getpid() && procAlive(m.pid, m.start) && !slicesContains(out, m.pid) {
+		if m.pid > 0 && m.pid != os.Getpid() && procAlive(m.pid, m.start) && !slices.Contains(out, m.pid) {
 			out = append(out, m.pid)
 		}
 	}
 	return out
-}
-
-func slicesContains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // removeCgroups removes what is left of the container's cgroups: when the

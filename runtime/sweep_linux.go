@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Exists reports whether a container with that full ID exists.
@@ -25,7 +27,7 @@ func (r *Runtime) Exists(id string) bool {
 // sweepLeftovers). Verbs call it when they take a project's lock, so the
 // next command after a kill cleans up.
 func (r *Runtime) Sweep() error {
-	unlock, err := lockFile(filepath.Join(r.root, "containers", ".lock"))
+	unlock, err := statefile.Lock(filepath.Join(r.root, "containers", ".lock"))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,7 +22,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/privdir"
-	"golang.org/x/sys/unix"
+	"github.com/berthdev/berth/internal/statefile"
 )
 
 // Sentinel errors callers branch on.
@@ -91,16 +92,12 @@ type CreateOptions struct {
 }
 
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := statefile.Lock(filepath.Join(s.root, ".lock"))
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
 	s.sweep()
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
 // sweep removes what a Remove killed halfway left: a volume renamed to
@@ -135,7 +132,7 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 	}
 	defer unlock()
 	if v, err := s.get(name); err == nil {
-		if !sameOptions(v.Options, opts.Options) {
+		if !maps.Equal(v.Options, opts.Options) {
 			return nil, false, fmt.Errorf("%w: %s has driver_opts %v, the compose file asks for %v (remove it with `berth volume rm %s` to recreate)", ErrConflict, name, v.Options, opts.Options, name)
 		}
 		return v, false, nil
@@ -157,28 +154,8 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 	return v, true, nil
 }
 
-func sameOptions(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) save(v *Volume) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(s.dir(v.Name), ".volume.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(s.dir(v.Name), "volume.json"))
+	return statefile.WriteJSON(filepath.Join(s.dir(v.Name), "volume.json"), v, statefile.Options{Perm: 0o644, Indent: "  ", Sync: true})
 }
 
 func (s *Store) get(name string) (*Volume, error) {

@@ -27,9 +27,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -354,11 +355,7 @@ func (r *run) finish(ctx context.Context, sr *stageResult) (*image.Image, error)
 		if sr.cfg.Config.Labels == nil {
 			sr.cfg.Config.Labels = map[string]string{}
 		}
-		keys := make([]string, 0, len(r.opts.Labels))
-		for k := range r.opts.Labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(r.opts.Labels))
 		for _, k := range keys {
 			sr.cfg.Config.Labels[k] = r.opts.Labels[k]
 		}

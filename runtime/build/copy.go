@@ -530,16 +530,3 @@ func (r *run) resolveChown(ctx context.Context, sr *stageResult, chown string) (
 	}
 	return eu.UID, eu.GID, nil
 }
-
-// lockFile takes an exclusive lock on path.
-func lockFile(p string) (func(), error) {
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
-}

@@ -6,13 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/berthdev/berth/runtime"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -24,11 +26,7 @@ import (
 // and the stage's ARGs.
 func stageEnv(sr *stageResult, args map[string]string) []string {
 	out := append([]string{}, sr.cfg.Config.Env...)
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(args))
 	for _, k := range keys {
 		if !hasKey(out, k) {
 			out = append(out, k+"="+args[k])
@@ -383,7 +381,7 @@ func (r *run) storeCache(key, id string) error {
 	if err := os.MkdirAll(r.b.CacheDir, 0o755); err != nil {
 		return err
 	}
-	unlock, err := lockFile(filepath.Join(r.b.CacheDir, ".lock"))
+	unlock, err := statefile.Lock(filepath.Join(r.b.CacheDir, ".lock"))
 	if err != nil {
 		return err
 	}
@@ -394,10 +392,5 @@ func (r *run) storeCache(key, id string) error {
 	}
 	cur[key] = id
 	r.cache[key] = id
-	b, _ := json.Marshal(cur)
-	tmp := filepath.Join(r.b.CacheDir, ".index.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(r.b.CacheDir, "index.json"))
+	return statefile.WriteJSON(filepath.Join(r.b.CacheDir, "index.json"), cur, statefile.Options{Perm: 0o644})
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,7 +29,7 @@ func leftovers(t testing.TB, s *Store) []string {
 	} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
-			if hasAnyPrefix(e.Name(), prefixes) {
+			if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
 				out = append(out, filepath.Join(dir, e.Name()))
 			}
 		}

@@ -12,9 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -96,12 +98,7 @@ func (c Config) insecure(registry string) bool {
 	if isLoopback(registry) {
 		return true
 	}
-	for _, r := range c.Insecure {
-		if r == registry {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.Insecure, registry)
 }
 
 // parseRef parses a reference, allowing plain HTTP where configured.
@@ -402,16 +399,8 @@ func editDockerConfig(edit func(map[string]any)) error {
 	}
 	edit(auths)
 	doc["auths"] = auths
-	b, err := json.MarshalIndent(doc, "", "\t")
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return statefile.WriteJSON(p, doc, statefile.Options{Perm: 0o600, Indent: "\t", Sync: true})
 }

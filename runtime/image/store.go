@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/privdir"
+	"github.com/berthdev/berth/internal/statefile"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"golang.org/x/sys/unix"
 )
 
 // refNameAnnotation names an image in the layout's index.
@@ -148,15 +148,7 @@ func (s *Store) readBlob(digest string) ([]byte, error) {
 
 // lock serialises changes to the index across processes.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.root, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return statefile.Lock(filepath.Join(s.root, ".lock"))
 }
 
 func (s *Store) readIndex() (*v1.IndexManifest, error) {
@@ -174,16 +166,10 @@ func (s *Store) readIndex() (*v1.IndexManifest, error) {
 	return &idx, nil
 }
 
+// writeIndex replaces the index, durably: the blobs it names are flushed
+// before they are named, and it names every image.
 func (s *Store) writeIndex(idx *v1.IndexManifest) error {
-	b, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(s.root, ".index.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(s.root, "index.json"))
+	return statefile.WriteJSON(filepath.Join(s.root, "index.json"), idx, statefile.Options{Perm: 0o644, Indent: "  ", Sync: true})
 }
 
 // setName points name at the manifest described by desc, replacing

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/berthdev/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,7 +67,7 @@ func mkdirTemp(dir, prefix string) (string, func(), error) {
 
 // lockedAt locks f and says whether it is still what p names.
 func lockedAt(f *os.File, p string) bool {
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+	if locked, _ := statefile.TryLock(f); !locked {
 		return false
 	}
 	var a, b unix.Stat_t
@@ -84,7 +86,7 @@ func removeStale(dir string, prefixes ...string) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		if !hasAnyPrefix(e.Name(), prefixes) {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(e.Name(), p) }) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -92,7 +94,7 @@ func removeStale(dir string, prefixes ...string) error {
 		if err != nil {
 			continue // gone meanwhile, or not ours to open
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if locked, _ := statefile.TryLock(f); locked {
 			if err := os.RemoveAll(p); err != nil {
 				errs = append(errs, fmt.Errorf("removing the leftover %s: %w", p, err))
 			}
@@ -100,15 +102,6 @@ func removeStale(dir string, prefixes ...string) error {
 		f.Close()
 	}
 	return errors.Join(errs...)
-}
-
-func hasAnyPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // removeStale deletes what interrupted writes of the store left behind.

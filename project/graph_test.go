@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/berthdev/berth/runtime"
@@ -42,5 +43,26 @@ func TestLevelsHoldEachContainerOnce(t *testing.T) {
 				t.Errorf("levels: %s, want %s", s, tc.want)
 			}
 		})
+	}
+}
+
+func TestServiceLevelsOrderDependencies(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "compose.yaml", "services:\n  db:\n    image: x\n  cache:\n    image: x\n  api:\n    image: x\n    depends_on: [db, cache]\n  web:\n    image: x\n    links: [api]\n")
+	p, err := load(t, dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := serviceLevels(p, []string{"api", "cache", "db", "web"})
+	want := [][]string{{"cache", "db"}, {"api"}, {"web"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("levels %v, want %v", got, want)
+	}
+	sel, err := selectServices(p, []string{"web"}, true)
+	if err != nil || !reflect.DeepEqual(sel, []string{"api", "cache", "db", "web"}) {
+		t.Errorf("web with dependencies: %v %v", sel, err)
+	}
+	if sel, _ := selectServices(p, []string{"web"}, false); !reflect.DeepEqual(sel, []string{"web"}) {
+		t.Errorf("--no-deps: %v", sel)
 	}
 }

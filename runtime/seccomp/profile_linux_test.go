@@ -1,4 +1,4 @@
-package runtime
+package seccomp
 
 import (
 	"errors"
@@ -10,7 +10,15 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// ruleFor returns the rules of a resolved filter that name call.
+// defaultCaps is Docker's default capability set, which a container has
+// unless cap_add or cap_drop change it.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
+	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// rulesFor returns the rules of a resolved filter that name call.
 func rulesFor(f *specs.LinuxSeccomp, call string) []specs.LinuxSyscall {
 	var out []specs.LinuxSyscall
 	for _, r := range f.Syscalls {
@@ -47,7 +55,7 @@ func TestDefaultSeccompProfileFollowsCapabilities(t *testing.T) {
 		{"cap_drop SYS_CHROOT", slices.DeleteFunc(slices.Clone(defaultCaps), func(c string) bool { return c == "CAP_SYS_CHROOT" }), []string{"read"}, []string{"chroot"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := defaultSeccompProfile().resolve(tc.caps, "amd64", modern)
+			f := defaultProfile().resolve(tc.caps, "amd64", modern)
 			if f.DefaultAction != specs.ActErrno || f.DefaultErrnoRet == nil || *f.DefaultErrnoRet != 1 {
 				t.Errorf("default action %s %v, want EPERM", f.DefaultAction, f.DefaultErrnoRet)
 			}
@@ -69,7 +77,7 @@ func TestDefaultSeccompProfileFollowsCapabilities(t *testing.T) {
 }
 
 func TestDefaultSeccompProfileArgumentRules(t *testing.T) {
-	f := defaultSeccompProfile().resolve(defaultCaps, "amd64", kernelVersion{6, 1})
+	f := defaultProfile().resolve(defaultCaps, "amd64", kernelVersion{6, 1})
 	clone := rulesFor(f, "clone")
 	if len(clone) != 1 || len(clone[0].Args) != 1 || clone[0].Args[0] != (specs.LinuxSeccompArg{Index: 0, Op: specs.OpMaskedEqual, Value: cloneNamespaceFlags}) {
 		t.Errorf("clone without CAP_SYS_ADMIN: %+v, want one rule masking the namespace flags of argument 0", clone)
@@ -87,7 +95,7 @@ func TestDefaultSeccompProfileArgumentRules(t *testing.T) {
 	if n := len(rulesFor(f, "socket")); n != 3 {
 		t.Errorf("socket has %d rules, want 3 (all families but AF_ALG and AF_VSOCK)", n)
 	}
-	s390 := defaultSeccompProfile().resolve(defaultCaps, "s390x", kernelVersion{6, 1})
+	s390 := defaultProfile().resolve(defaultCaps, "s390x", kernelVersion{6, 1})
 	if c := rulesFor(s390, "clone"); len(c) != 1 || c[0].Args[0].Index != 1 {
 		t.Errorf("clone on s390x: %+v, want the flags in argument 1", c)
 	}
@@ -103,7 +111,7 @@ func TestDefaultSeccompProfileArchitectures(t *testing.T) {
 		{"amd64", []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}, []string{"arch_prctl", "modify_ldt"}, []string{"set_tls"}},
 		{"arm64", []specs.Arch{specs.ArchAARCH64, specs.ArchARM}, []string{"set_tls", "cacheflush"}, []string{"arch_prctl", "modify_ldt"}},
 	} {
-		f := defaultSeccompProfile().resolve(defaultCaps, tc.native, kernelVersion{6, 1})
+		f := defaultProfile().resolve(defaultCaps, tc.native, kernelVersion{6, 1})
 		if !slices.Equal(f.Architectures, tc.arches) {
 			t.Errorf("%s: architectures %v, want %v", tc.native, f.Architectures, tc.arches)
 		}
@@ -120,13 +128,13 @@ func TestDefaultSeccompProfileArchitectures(t *testing.T) {
 	}
 	// Before 4.8, ptrace could step around a filter: only CAP_SYS_PTRACE
 	// allows it there.
-	if old := defaultSeccompProfile().resolve(defaultCaps, "amd64", kernelVersion{4, 4}); allowedOutright(old, "ptrace") {
+	if old := defaultProfile().resolve(defaultCaps, "amd64", kernelVersion{4, 4}); allowedOutright(old, "ptrace") {
 		t.Error("ptrace allowed on 4.4 without CAP_SYS_PTRACE")
 	}
 }
 
 func TestLoadSeccompProfileResolvesDockerConditions(t *testing.T) {
-	p, err := loadSeccompProfile([]byte(`{
+	p, err := loadProfile([]byte(`{
 		"defaultAction": "SCMP_ACT_ERRNO",
 		"archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
 		            {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": null}],
@@ -182,9 +190,9 @@ func TestLoadSeccompProfileRefuses(t *testing.T) {
 		{"two values", `{"defaultAction": "SCMP_ACT_ALLOW"} {}`, "more than one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckSeccompProfile([]byte(tc.profile))
-			if !errors.Is(err, ErrSeccomp) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("got %v, want ErrSeccomp with %q", err, tc.want)
+			err := Check([]byte(tc.profile))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want ErrInvalid with %q", err, tc.want)
 			}
 		})
 	}

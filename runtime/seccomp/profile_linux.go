@@ -1,4 +1,4 @@
-package runtime
+package seccomp
 
 import (
 	"bytes"
@@ -11,89 +11,90 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"github.com/opencontainers/runc/libcontainer/capabilities"
+	libseccomp "github.com/opencontainers/runc/libcontainer/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// seccompProfile is a seccomp profile in Docker's JSON format: the OCI
+// profile is a seccomp profile in Docker's JSON format: the OCI
 // runtime spec's LinuxSeccomp, whose rules may say which capabilities,
 // architectures and kernels they are for (includes, excludes), and whose
 // architectures may be given for each native one (archMap). A profile is
 // resolved for one container into the OCI form.
-type seccompProfile struct {
+type profile struct {
 	DefaultAction    specs.LinuxSeccompAction `json:"defaultAction"`
 	DefaultErrnoRet  *uint                    `json:"defaultErrnoRet,omitempty"`
 	Architectures    []specs.Arch             `json:"architectures,omitempty"`
-	ArchMap          []seccompArchMap         `json:"archMap,omitempty"`
+	ArchMap          []archMap                `json:"archMap,omitempty"`
 	Flags            []specs.LinuxSeccompFlag `json:"flags,omitempty"`
 	ListenerPath     string                   `json:"listenerPath,omitempty"`
 	ListenerMetadata string                   `json:"listenerMetadata,omitempty"`
-	Syscalls         []seccompRule            `json:"syscalls,omitempty"`
+	Syscalls         []rule                   `json:"syscalls,omitempty"`
 }
 
-// seccompArchMap lists the architectures a filter covers when berth runs
+// archMap lists the architectures a filter covers when berth runs
 // on Arch.
-type seccompArchMap struct {
+type archMap struct {
 	Arch      specs.Arch   `json:"architecture"`
 	SubArches []specs.Arch `json:"subArchitectures"`
 }
 
-// seccompRule gives system calls an action, for the containers that meet
+// rule gives system calls an action, for the containers that meet
 // Includes and do not meet Excludes.
-type seccompRule struct {
+type rule struct {
 	Name     string                   `json:"name,omitempty"` // one call, in older profiles
 	Names    []string                 `json:"names,omitempty"`
 	Action   specs.LinuxSeccompAction `json:"action"`
 	ErrnoRet *uint                    `json:"errnoRet,omitempty"`
 	Args     []specs.LinuxSeccompArg  `json:"args,omitempty"`
 	Comment  string                   `json:"comment,omitempty"`
-	Includes *seccompCondition        `json:"includes,omitempty"`
-	Excludes *seccompCondition        `json:"excludes,omitempty"`
+	Includes *condition               `json:"includes,omitempty"`
+	Excludes *condition               `json:"excludes,omitempty"`
 }
 
-// seccompCondition selects containers by the capabilities in their
+// condition selects containers by the capabilities in their
 // bounding set, the architecture berth runs on (libseccomp's names:
 // amd64, x86, arm64, ...) and the kernel's version ("4.8"). A rule
 // includes a container that meets every part of its Includes, and
 // excludes one that meets any part of its Excludes, as Docker does.
-type seccompCondition struct {
+type condition struct {
 	Caps      []string `json:"caps,omitempty"`
 	Arches    []string `json:"arches,omitempty"`
 	MinKernel string   `json:"minKernel,omitempty"`
 }
 
-// CheckSeccompProfile checks a seccomp profile in Docker's JSON format
+// Check checks a seccomp profile in Docker's JSON format
 // (or the OCI runtime spec's, which it extends) before any container
 // uses it. Unknown fields are refused: a misspelt "excludes" would
 // otherwise give every container what the rule meant for a few.
-func CheckSeccompProfile(data []byte) error {
-	_, err := loadSeccompProfile(data)
+func Check(data []byte) error {
+	_, err := loadProfile(data)
 	return err
 }
 
-func loadSeccompProfile(data []byte) (*seccompProfile, error) {
+func loadProfile(data []byte) (*profile, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	var p seccompProfile
+	var p profile
 	if err := dec.Decode(&p); err != nil {
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &syntax):
-			return nil, fmt.Errorf("%w: line %d: %v", ErrSeccomp, lineAt(data, syntax.Offset), err)
+			return nil, fmt.Errorf("%w: line %d: %v", ErrInvalid, lineAt(data, syntax.Offset), err)
 		case errors.As(err, &typ):
-			return nil, fmt.Errorf("%w: line %d: %s: want %s, not %s", ErrSeccomp, lineAt(data, typ.Offset), typ.Field, typ.Type, typ.Value)
+			return nil, fmt.Errorf("%w: line %d: %s: want %s, not %s", ErrInvalid, lineAt(data, typ.Offset), typ.Field, typ.Type, typ.Value)
 		case errors.Is(err, io.EOF):
-			return nil, fmt.Errorf("%w: the file is empty", ErrSeccomp)
+			return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrSeccomp, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: more than one JSON value", ErrSeccomp)
+		return nil, fmt.Errorf("%w: more than one JSON value", ErrInvalid)
 	}
 	if err := p.check(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSeccomp, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return &p, nil
 }
@@ -108,13 +109,13 @@ func lineAt(data []byte, offset int64) int {
 // check refuses what libcontainer would refuse only when a container
 // starts, and what berth cannot do: SCMP_ACT_NOTIFY needs a seccomp agent
 // listening, and berth runs none.
-func (p *seccompProfile) check() error {
+func (p *profile) check() error {
 	action := func(a specs.LinuxSeccompAction) error {
 		if a == specs.ActNotify {
 			return errors.New("SCMP_ACT_NOTIFY needs a seccomp agent, which berth does not run")
 		}
-		if _, err := seccomp.ConvertStringToAction(string(a)); err != nil {
-			return fmt.Errorf("%q is not one of %s", a, strings.Join(seccomp.KnownActions(), ", "))
+		if _, err := libseccomp.ConvertStringToAction(string(a)); err != nil {
+			return fmt.Errorf("%q is not one of %s", a, strings.Join(libseccomp.KnownActions(), ", "))
 		}
 		return nil
 	}
@@ -131,8 +132,8 @@ func (p *seccompProfile) check() error {
 		return errors.New("architectures and archMap: give one or the other")
 	}
 	arch := func(a specs.Arch) error {
-		if _, err := seccomp.ConvertStringToArch(string(a)); err != nil {
-			return fmt.Errorf("%q is not one of %s", a, strings.Join(seccomp.KnownArchs(), ", "))
+		if _, err := libseccomp.ConvertStringToArch(string(a)); err != nil {
+			return fmt.Errorf("%q is not one of %s", a, strings.Join(libseccomp.KnownArchs(), ", "))
 		}
 		return nil
 	}
@@ -149,8 +150,8 @@ func (p *seccompProfile) check() error {
 		}
 	}
 	for i, f := range p.Flags {
-		if !slices.Contains(seccomp.KnownFlags(), string(f)) {
-			return fmt.Errorf("flags[%d]: %q is not one of %s", i, f, strings.Join(seccomp.KnownFlags(), ", "))
+		if !slices.Contains(libseccomp.KnownFlags(), string(f)) {
+			return fmt.Errorf("flags[%d]: %q is not one of %s", i, f, strings.Join(libseccomp.KnownFlags(), ", "))
 		}
 	}
 	for i, r := range p.Syscalls {
@@ -161,7 +162,7 @@ func (p *seccompProfile) check() error {
 	return nil
 }
 
-func (r *seccompRule) check(action func(specs.LinuxSeccompAction) error) error {
+func (r *rule) check(action func(specs.LinuxSeccompAction) error) error {
 	switch {
 	case r.Name != "" && len(r.Names) > 0:
 		return errors.New("name and names: give one or the other")
@@ -180,8 +181,8 @@ func (r *seccompRule) check(action func(specs.LinuxSeccompAction) error) error {
 		if a.Index >= 6 {
 			return fmt.Errorf("args[%d]: index %d: a system call has 6 arguments, 0 to 5", i, a.Index)
 		}
-		if _, err := seccomp.ConvertStringToOperator(string(a.Op)); err != nil {
-			return fmt.Errorf("args[%d]: op %q is not one of %s", i, a.Op, strings.Join(seccomp.KnownOperators(), ", "))
+		if _, err := libseccomp.ConvertStringToOperator(string(a.Op)); err != nil {
+			return fmt.Errorf("args[%d]: op %q is not one of %s", i, a.Op, strings.Join(libseccomp.KnownOperators(), ", "))
 		}
 	}
 	if err := r.Includes.check(); err != nil {
@@ -193,7 +194,7 @@ func (r *seccompRule) check(action func(specs.LinuxSeccompAction) error) error {
 	return nil
 }
 
-func (c *seccompCondition) check() error {
+func (c *condition) check() error {
 	if c == nil {
 		return nil
 	}
@@ -203,8 +204,8 @@ func (c *seccompCondition) check() error {
 		}
 	}
 	known := map[string]bool{}
-	for _, a := range seccomp.KnownArchs() {
-		n, _ := seccomp.ConvertStringToArch(a)
+	for _, a := range libseccomp.KnownArchs() {
+		n, _ := libseccomp.ConvertStringToArch(a)
 		known[n] = true
 	}
 	for _, a := range c.Arches {
@@ -220,18 +221,15 @@ func (c *seccompCondition) check() error {
 	return nil
 }
 
+// knownCap reports whether name is a capability as a profile names it
+// (CAP_SYS_ADMIN).
 func knownCap(name string) bool {
-	for _, n := range capNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(capabilities.KnownCapabilities(), name)
 }
 
 // resolve turns the profile into the OCI filter of a container with the
 // capability bounding set caps, on the native architecture under kernel.
-func (p *seccompProfile) resolve(caps []string, native string, kernel kernelVersion) *specs.LinuxSeccomp {
+func (p *profile) resolve(caps []string, native string, kernel kernelVersion) *specs.LinuxSeccomp {
 	out := &specs.LinuxSeccomp{
 		DefaultAction:    p.DefaultAction,
 		DefaultErrnoRet:  p.DefaultErrnoRet,
@@ -241,7 +239,7 @@ func (p *seccompProfile) resolve(caps []string, native string, kernel kernelVers
 		ListenerMetadata: p.ListenerMetadata,
 	}
 	for _, m := range p.ArchMap {
-		if a, _ := seccomp.ConvertStringToArch(string(m.Arch)); a == native {
+		if a, _ := libseccomp.ConvertStringToArch(string(m.Arch)); a == native {
 			out.Architectures = append([]specs.Arch{m.Arch}, m.SubArches...)
 			break
 		}
@@ -263,7 +261,7 @@ func (p *seccompProfile) resolve(caps []string, native string, kernel kernelVers
 }
 
 // all reports whether a container meets every part of c.
-func (c *seccompCondition) all(caps []string, native string, kernel kernelVersion) bool {
+func (c *condition) all(caps []string, native string, kernel kernelVersion) bool {
 	if len(c.Arches) > 0 && !slices.Contains(c.Arches, native) {
 		return false
 	}
@@ -282,7 +280,7 @@ func (c *seccompCondition) all(caps []string, native string, kernel kernelVersio
 }
 
 // any reports whether a container meets any part of c.
-func (c *seccompCondition) any(caps []string, native string, kernel kernelVersion) bool {
+func (c *condition) any(caps []string, native string, kernel kernelVersion) bool {
 	if slices.Contains(c.Arches, native) {
 		return true
 	}
@@ -300,9 +298,9 @@ func (c *seccompCondition) any(caps []string, native string, kernel kernelVersio
 	return false
 }
 
-// seccompNativeArch is the architecture berth runs on, as libseccomp (and
+// nativeArch is the architecture berth runs on, as libseccomp (and
 // profiles' conditions) name it.
-func seccompNativeArch() string {
+func nativeArch() string {
 	switch goruntime.GOARCH {
 	case "386":
 		return "x86"

@@ -1,0 +1,42 @@
+package statefile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// A lock is an exclusive flock(2) on a lock file. The kernel drops it when
+// the last descriptor of the file is closed, so a killed process never
+// leaves one held.
+
+// Lock takes the exclusive lock of the file at path, creating the file
+// (0600) when it is missing, and waits until it gets it. unlock releases
+// it.
+func Lock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// TryLock takes the exclusive lock of an open file without waiting. It
+// reports false, and no error, when another descriptor holds the lock.
+// The lock lasts as long as f is open.
+func TryLock(f *os.File) (bool, error) {
+	err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return true, nil
+}

@@ -1,0 +1,121 @@
+// Package statefile keeps berth's records on disk: files replaced
+// atomically, so that a reader, or a berth started after a crash, finds
+// the old content or the new and never a part of either, and the lock
+// files that make a read-modify-write of such records one step across
+// processes.
+//
+// A record is written to a temporary file beside it and renamed over it.
+// Where losing a record after a power cut loses more than the record (the
+// image index names every image, a volume's record its options), Sync
+// also flushes the file and then its directory, as the blobs the index
+// names are flushed; records the runtime rewrites many times a second
+// (a container's status) or that are only caches do without.
+package statefile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Options say how a record is written.
+type Options struct {
+	// Perm is the record's mode; 0o600 when zero.
+	Perm fs.FileMode
+	// Indent, when set, writes JSON with each level indented by it.
+	Indent string
+	// Sync makes the new content durable before Write returns: the file
+	// is flushed before the rename, the directory after.
+	Sync bool
+}
+
+// Write replaces the file at path with data, atomically.
+func Write(path string, data []byte, o Options) error {
+	perm := o.Perm
+	if perm == 0 {
+		perm = 0o600
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// CreateTemp makes the file 0600; the mode is set on the descriptor
+	// (so that no umask applies) before any reader can see the file.
+	if perm != 0o600 {
+		if err := tmp.Chmod(perm); err != nil {
+			return err
+		}
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return err
+	}
+	if o.Sync {
+		if err := tmp.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	ok = true
+	if o.Sync {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// WriteJSON replaces the file at path with v encoded as JSON, atomically.
+func WriteJSON(path string, v any, o Options) error {
+	var b []byte
+	var err error
+	if o.Indent != "" {
+		b, err = json.MarshalIndent(v, "", o.Indent)
+	} else {
+		b, err = json.Marshal(v)
+	}
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", filepath.Base(path), err)
+	}
+	return Write(path, b, o)
+}
+
+// ReadJSON decodes the JSON record at path into v. An error reading the
+// file is returned as it is, so that callers can tell a missing record
+// (fs.ErrNotExist) from a damaged one.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir flushes a directory, and with it the names a rename gave its
+// entries.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("flushing %s: %w", dir, err)
+	}
+	return nil
+}
