@@ -310,3 +310,60 @@ func tryGet(url string) (string, error) {
 	}
 	return string(b), err
 }
+
+// throwawayStacks are the names of the project's throwaway stacks that
+// berth lists.
+func (e *env) throwawayStacks() []string {
+	e.t.Helper()
+	var out []string
+	for _, n := range strings.Fields(e.must("ls", "-a", "-q")) {
+		if strings.HasPrefix(n, e.Project+"-test-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// `berth test tests` runs the suite beside a database-like service in a
+// stack of its own: runs side by side pass (each starts with an empty
+// store, and db's fixed host port is no obstacle), a failing run exits
+// with the suite's code, and a cancelled one removes its stack.
+func TestSampleThrowawayTests(t *testing.T) {
+	requireVerb(t, "test")
+	e := newEnv(t)
+	e.copySamples("throwaway-tests")
+	e.script("../mkimage.sh")
+
+	results := make(chan result, 3)
+	for range 3 {
+		go func() { results <- e.berth("test", "tests") }()
+	}
+	for range 3 {
+		if r := <-results; r.Code != 0 {
+			t.Errorf("a parallel berth test tests: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+		}
+	}
+	if r := e.berth("test", "tests", "--", "sh", "-c", "exit 3"); r.Code != 3 {
+		t.Errorf("a failing run: exit %d, want 3\n%s", r.Code, r.Stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, binary, "--root", e.Root, "--state", e.State, "test", "tests", "--", "sleep", "60")
+	run.Dir, run.Env = e.Dir, e.scriptEnv()
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "the cancelled run's stack", func() bool { return len(e.throwawayStacks()) > 0 })
+	run.Process.Signal(syscall.SIGTERM)
+	err := run.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+		t.Errorf("the cancelled run: %v, want exit code 143", err)
+	}
+	if left := e.throwawayStacks(); len(left) != 0 {
+		t.Errorf("stacks left: %v", left)
+	}
+	if vols := strings.TrimSpace(e.must("volume", "ls", "-q")); vols != "" {
+		t.Errorf("volumes left: %s", vols)
+	}
+}
