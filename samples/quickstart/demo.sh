@@ -20,8 +20,17 @@ bold=$'\033[1m' plain=$'\033[0m'
 [ -t 1 ] || bold='' plain=''
 step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 
+# With `berth watch`, the edit is copied into web by develop.watch
+# (compose.watch.yaml); without it, web serves ./web through a bind mount.
+watch=
+if "$BERTH" watch --help 2>/dev/null | grep -q '^  berth watch'; then
+	watch=1
+	export COMPOSE_FILE=compose.yaml:compose.watch.yaml
+fi
+
 step "../mkimage.sh   # the samples' busybox image, made from Debian's busybox-static"
 ../mkimage.sh
+[ -z "$watch" ] || step "export COMPOSE_FILE=compose.yaml:compose.watch.yaml   # web with develop.watch rules, no bind mount"
 step "berth up -d --wait   # builds web's image from ./Dockerfile, starts store, then web once store is healthy"
 berth up -d --wait
 step "berth ps"
@@ -35,15 +44,48 @@ berth logs --tail 1 --no-color
 step "berth exec store cat /data/count   # the count, kept in the named volume"
 berth exec -T store cat /data/count
 
-# The edit is undone when the demo ends, so the checkout stays as it was.
+# served TEXT: polls, for at most 30 s, until web's page holds TEXT.
+served() {
+	local i
+	for i in $(seq 150); do
+		if curl -fsS "http://$port/" | grep -q "$1"; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "web's page does not show '$1' after 30 s" >&2
+	return 1
+}
+
+# The edit is undone before the demo ends, so the checkout stays as it was.
 page=web/index.html
 saved=$(mktemp)
 cp "$page" "$saved"
-trap 'cat "$saved" >"$page"; rm -f "$saved"' EXIT
+watcher=
+cleanup() {
+	cat "$saved" >"$page"
+	rm -f "$saved"
+	if [ -n "$watcher" ]; then
+		kill "$watcher" 2>/dev/null || true
+		wait "$watcher" 2>/dev/null || true
+		rm -f "$wlog"
+		watcher=
+	fi
+}
+trap cleanup EXIT
 pid=$(berth top web | awk '$4 == "httpd" {print $2}')
-step "sed -i 's/Hello from/Edited while running:/' $page   # web serves ./web through a bind mount"
+if [ -n "$watch" ]; then
+	step "berth watch --no-up &   # copies each edit of ./web into the running web"
+	wlog=$(mktemp)
+	berth watch --no-up --quiet >"$wlog" 2>&1 &
+	watcher=$!
+fi
+how="web serves ./web through a bind mount"
+[ -z "$watch" ] || how="berth watch copies it into web"
+step "sed -i 's/Hello from/Edited while running:/' $page   # $how"
 sed -i 's/Hello from/Edited while running:/' "$page"
 step "curl -s http://$port/ | grep h1"
+served "Edited while running:" || { [ -z "$watch" ] || cat "$wlog" >&2; exit 1; }
 curl -fsS "http://$port/" | grep h1
 after=$(berth top web | awk '$4 == "httpd" {print $2}')
 if [ -z "$pid" ] || [ "$pid" != "$after" ]; then
@@ -51,13 +93,21 @@ if [ -z "$pid" ] || [ "$pid" != "$after" ]; then
 	exit 1
 fi
 echo "web was not restarted: its httpd is still PID $pid"
+# Undo the edit while web still follows the file.
+cat "$saved" >"$page"
+served "Hello from"
+cleanup
+trap - EXIT
 
 b=$BERTH
 [ "$BERTH" != "$top/bin/berth" ] || b=../../bin/berth
+edit="  edit samples/quickstart/web/index.html and reload: web serves it from a bind mount"
+[ -z "$watch" ] || edit="  cd samples/quickstart && COMPOSE_FILE=$COMPOSE_FILE $b watch   # then edit web/index.html and reload"
 cat <<MSG
 
 ${bold}The quickstart is running.${plain} Try next:
-  open http://$port/ and http://$port/cgi-bin/visit  (edit samples/quickstart/web/index.html, reload)
+  open http://$port/ and http://$port/cgi-bin/visit
+$edit
   cd samples/quickstart && $b logs -f     # follow both services' logs; Ctrl-C stops following
   cd samples/quickstart && $b down        # stop it (the visit count stays in the volume)
 Stop it and remove everything it made, in one command: make demo-down
