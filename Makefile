@@ -20,17 +20,23 @@ BIN       := bin/berth
 # FORWARD chain as a Docker engine does, runc and crun to compare against in
 # benchmarks.
 DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
+# The demo needs fewer: what links berth, the busybox its images are made
+# of, and curl to show the stack answering.
+DEMO_PACKAGES := busybox-static gcc libc6-dev libseccomp-dev pkg-config curl
 
-.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet lint
+.PHONY: all build test unit fuzz acceptance deps demo-deps demo demo-down bench clean vet lint
 
 all: build
 
 build:
 	CGO_ENABLED=1 $(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/berth
 
-# deps installs what the tests need on a fresh Debian machine.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# deps installs what the tests need on a fresh Debian machine; demo-deps
+# what the demo needs.
+deps: PACKAGES = $(DEB_PACKAGES)
+demo-deps: PACKAGES = $(DEMO_PACKAGES)
+deps demo-deps:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -85,7 +91,10 @@ acceptance: build
 	@mkdir -p bin
 	BERTH_BINARY=$(CURDIR)/$(BIN) CGO_ENABLED=1 $(GO) test -count=1 -timeout 20m -v ./acceptance/... 2>&1 | tee bin/acceptance.log | grep -E '^(--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go'; exit $${PIPESTATUS[0]}
 
-demo: deps build
+# demo brings up samples/quickstart and shows it working; its images are
+# made on this machine from Debian's busybox-static, nothing is pulled.
+# demo-down stops it and removes what it made.
+demo: demo-deps build
 	./samples/quickstart/demo.sh
 
 demo-down:

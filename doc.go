@@ -16,7 +16,7 @@
 //	links          per-project bridges, veth pairs, addresses, port publishing.
 //	volumes        named, anonymous, bind and tmpfs mounts; volumes_from.
 //	watch          recursive file watching and change batching.
-//	templates      the starter projects of `berth init`.
+//	templates      the starter projects of `berth init`, embedded (go:embed).
 //	samples        runnable example projects; `make demo` runs one.
 //	acceptance     black-box tests of the built binary, as root.
 //	bench          benchmarks and their recorded results.

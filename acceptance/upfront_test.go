@@ -68,7 +68,7 @@ func TestNonRootUserToldBerthNeedsRoot(t *testing.T) {
 		cmd := exec.Command("setpriv", full...)
 		cmd.Dir = e.Dir
 		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "berth needs root") {
+		if err == nil || !strings.Contains(string(out), "berth: needs root:") {
 			t.Errorf("berth %v as nobody: %v: %s", args, err, out)
 		}
 	}

@@ -1,6 +1,5 @@
-// Package templates holds the starter projects of `berth init`, embedded in
-// the binary, and writes one into a directory with the project's name and
-// image filled in. The files berth writes for containers (hosts,
-// resolv.conf, hostname) are not rendered here: project and links write
-// the network side, runtime the defaults.
+// Package templates holds the starter projects that `berth init` writes,
+// embedded in the binary: for each, a compose file with develop.watch
+// rules and a test service, a Dockerfile, a .dockerignore and a minimal
+// application with its test.
 package templates

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/berthdev/berth/templates"
 	"github.com/spf13/cobra"
@@ -13,13 +14,36 @@ import (
 
 func init() { register(newInitCommand) }
 
+// Reached only as the user's `berth init`: libcontainer's re-executed
+// container init, which also sees os.Args[1] == "init", is taken over by
+// internal/reexec before the CLI starts.
 func newInitCommand(g *globalOptions) *cobra.Command {
-	var kind, image string
+	var name string
+	var list, force bool
 	cmd := &cobra.Command{
-		Use:   "init [DIR]",
-		Short: "Write a starter compose project into DIR (default: the current directory)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:   "init [--template NAME] [DIR]",
+		Short: "Write a starter project into DIR (default: the current directory)",
+		Long: `Write a starter project into DIR: a compose.yaml with develop.watch rules and
+a test service, a Dockerfile, a .dockerignore, and a minimal application with
+its test. Files that exist are never overwritten unless --force is given.`,
+		Example: `  berth init --list
+  berth init --template go shop      # a Go service in ./shop
+  cd shop && berth up -d --build
+  berth init --template python --force .`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			out := cmd.OutOrStdout()
+			if list {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				for _, s := range templates.Starters() {
+					def := ""
+					if s.Name == templates.DefaultStarter {
+						def = " (default)"
+					}
+					fmt.Fprintf(tw, "%s\t%s%s\n", s.Name, s.Description, def)
+				}
+				return tw.Flush()
+			}
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
@@ -28,26 +52,49 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name := g.ProjectName
-			if name == "" {
-				name = strings.ToLower(filepath.Base(abs))
-				name = regexp.MustCompile(`[^a-z0-9_-]`).ReplaceAllString(name, "")
+			project := g.ProjectName
+			if project == "" {
+				project = projectNameOf(abs)
 			}
-			if err := os.MkdirAll(abs, 0o755); err != nil {
-				return err
+			written, err := templates.WriteStarter(abs, name, templates.StarterOptions{Name: project, Force: force})
+			if errors.Is(err, templates.ErrExists) {
+				return fmt.Errorf("%w\nnothing was written: pass --force to overwrite them", err)
 			}
-			files, err := templates.WriteStarter(abs, kind, templates.StarterOptions{Name: name, Image: image})
 			if err != nil {
 				return err
 			}
-			for _, f := range files {
-				fmt.Fprintln(cmd.OutOrStdout(), "wrote", f)
+			for _, f := range written {
+				if rel, err := filepath.Rel(abs, f); err == nil {
+					f = rel
+				}
+				fmt.Fprintln(out, "wrote", filepath.Join(dir, f))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "next: cd %s && berth up -d\n", dir)
+			fmt.Fprintf(out, "\nNext:\n")
+			if dir != "." {
+				fmt.Fprintf(out, "  cd %s\n", dir)
+			}
+			fmt.Fprint(out, `  berth up -d --build    # build the image and start the app
+  berth watch            # keep the running app in step with your edits (develop.watch)
+  berth test tests       # run the tests in a throwaway stack
+  berth down
+`)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&kind, "template", "basic", fmt.Sprintf("starter project (%s)", strings.Join(templates.Starters(), ", ")))
-	cmd.Flags().StringVar(&image, "image", "busybox:latest", "image the starter services run")
+	f := cmd.Flags()
+	f.StringVarP(&name, "template", "t", templates.DefaultStarter, "the starter to write (see --list)")
+	f.BoolVar(&list, "list", false, "list the starters")
+	f.BoolVar(&force, "force", false, "overwrite files that exist")
 	return cmd
+}
+
+// projectNameOf is the project name compose gives a directory: its base
+// name, lower case, with only letters, digits, - and _.
+func projectNameOf(dir string) string {
+	n := regexp.MustCompile(`[^a-z0-9_-]`).ReplaceAllString(strings.ToLower(filepath.Base(dir)), "")
+	n = strings.TrimLeft(n, "-_")
+	if n == "" {
+		return "app"
+	}
+	return n
 }

@@ -93,6 +93,7 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 	for _, mk := range commandFactories {
 		root.AddCommand(mk(g))
 	}
+	arrangeHelp(root)
 	return root, g
 }
 

@@ -9,7 +9,7 @@ import (
 
 // errNeedsRoot is what a user without root privileges is told instead of
 // the first permission error of the store.
-var errNeedsRoot = errors.New("berth needs root: it creates namespaces, mounts, network interfaces and firewall rules; run it as root (for example with sudo)")
+var errNeedsRoot = errors.New("needs root: berth creates namespaces, mounts, network interfaces and firewall rules; run it as root (for example with sudo)")
 
 // storage checks, once per command, that berth can use its root and state
 // directories, and replaces them with their real paths: a root reached
