@@ -19,6 +19,13 @@ var (
 	ErrTestInterrupted = errors.New("test interrupted")
 )
 
+// Stdio and LogLine are the runtime's, named here for callers of the verbs
+// that import project alone (berthtest).
+type (
+	Stdio   = runtime.Stdio
+	LogLine = runtime.LogLine
+)
+
 // TestOptions are `berth test`'s.
 type TestOptions struct {
 	Service string

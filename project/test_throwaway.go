@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berthdev/berth/runtime/image"
 	"github.com/berthdev/berth/volumes"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -258,4 +259,16 @@ func (t *Throwaway) Keep() error {
 	}
 	m.Pid, m.Start, m.Boot, m.Kept = 0, 0, "", true
 	return writeMark(path, m)
+}
+
+// LoadRegistryConfig reads the registry mirrors and insecure registries
+// (/etc/berth/config.json, or $BERTH_CONFIG) into the engine, as the berth
+// command does, for callers that pull images in process.
+func (e *Engine) LoadRegistryConfig() error {
+	cfg, err := image.LoadConfig(image.ConfigPath())
+	if err != nil {
+		return err
+	}
+	e.RegistryConfig = cfg
+	return nil
 }
