@@ -30,6 +30,9 @@ type throwawayMark struct {
 	Pid   int    `json:"pid,omitempty"`
 	Start uint64 `json:"start,omitempty"`
 	Boot  string `json:"boot,omitempty"`
+	// PidNS is the owner's pid namespace: its pid means nothing in
+	// another one.
+	PidNS string `json:"pidns,omitempty"`
 	// Kept is set by --keep: the stack has no owner and stays until it is
 	// taken down or pruned explicitly.
 	Kept    bool      `json:"kept,omitempty"`
@@ -44,7 +47,12 @@ func markPath(root, project string) string {
 func newMark(base string) throwawayMark {
 	pid := os.Getpid()
 	start, _ := processStart(pid)
-	return throwawayMark{Base: base, Pid: pid, Start: start, Boot: bootID(), Created: time.Now().UTC()}
+	return throwawayMark{Base: base, Pid: pid, Start: start, Boot: bootID(), PidNS: pidNS(), Created: time.Now().UTC()}
+}
+
+func pidNS() string {
+	ns, _ := os.Readlink("/proc/self/ns/pid")
+	return ns
 }
 
 // ownerGone reports whether the stack's owner has ended. A kept stack has
@@ -55,6 +63,12 @@ func (m throwawayMark) ownerGone() bool {
 	}
 	if m.Boot != bootID() {
 		return true
+	}
+	if m.PidNS != pidNS() {
+		// An owner in another pid namespace (berth run in a container
+		// sharing the root) cannot be seen from here: it is taken for
+		// alive, and its stack left to it or to an explicit down.
+		return false
 	}
 	start, ok := processStart(m.Pid)
 	return !ok || start != m.Start

@@ -257,7 +257,7 @@ func (t *Throwaway) Keep() error {
 	if err != nil {
 		return err
 	}
-	m.Pid, m.Start, m.Boot, m.Kept = 0, 0, "", true
+	m.Pid, m.Start, m.Boot, m.PidNS, m.Kept = 0, 0, "", "", true
 	return writeMark(path, m)
 }
 

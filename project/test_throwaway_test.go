@@ -149,6 +149,11 @@ func TestThrowawayOwner(t *testing.T) {
 	if !rebooted.ownerGone() {
 		t.Error("an owner of another boot is taken for running")
 	}
+	elsewhere := dead
+	elsewhere.PidNS = "pid:[1]"
+	if elsewhere.ownerGone() {
+		t.Error("an owner in another pid namespace, which cannot be seen from here, is taken for gone")
+	}
 	kept := throwawayMark{Kept: true, Created: time.Now()}
 	if kept.ownerGone() {
 		t.Error("a kept stack is taken for abandoned")

@@ -46,8 +46,9 @@ container names get the stack's suffix. External volumes and networks are
 shared. A stack whose berth was killed is removed by the next berth command
 on the same root; --prune removes those and the ones --keep kept.
 
-Exit codes: the test's own; 124 when --timeout ends the run; 130 and 143 on
-SIGINT and SIGTERM; 1 when the test could not run.`,
+The test's standard input is empty, and it has no terminal. Exit codes: the
+test's own; 124 when --timeout ends the run; 130 and 143 on SIGINT and
+SIGTERM; 1 when the test could not run.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if prune && len(args) > 0 {
 				return usageError{"--prune takes no service"}
@@ -79,7 +80,7 @@ SIGINT and SIGTERM; 1 when the test could not run.`,
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.DurationVar(&opts.Timeout, "timeout", 0, "end the run (and remove the stack) after this long, e.g. 5m; exit code 124")
-	f.BoolVar(&opts.Keep, "keep", false, "keep the stack when the test does not pass, and print the command that removes it")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the stack when the test does not pass (not after SIGINT or SIGTERM), and print the command that removes it")
 	f.BoolVar(&prune, "prune", false, "remove throwaway stacks whose berth is gone, and kept ones")
 	f.IntVar(&opts.LogsOnFailure, "logs-on-failure", 30, "when the test does not pass, print this many last lines of each dependency's log (0: none)")
 	f.StringVar(&opts.SeedFrom, "seed-from", "", "start the stack's named volumes as copy-on-write layers over those of this project")
