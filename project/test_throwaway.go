@@ -71,6 +71,7 @@ func (e *Engine) NewThrowaway(ctx context.Context, p *Project, opts ThrowawayOpt
 		return nil, err
 	}
 	if err := writeMark(markPath(e.Runtime.Root(), tp.Name), newMark(p.Name)); err != nil {
+		os.RemoveAll(e.projectDir(tp.Name))
 		return nil, fmt.Errorf("marking throwaway stack %s: %w", tp.Name, err)
 	}
 	t := &Throwaway{Project: tp, Base: p.Name, e: e}

@@ -40,11 +40,14 @@ and everything of the stack is removed whatever happened (Ctrl-C, SIGTERM,
 --timeout included).
 
 Runs of one project do not collide: fixed host ports are published on free
-ports instead, given to the test as BERTH_ADDR_<SERVICE>_<PORT>=127.0.0.1:NNNN
-(and to ` + "`berth -p <project>-test-<id> port`" + ` while it runs), and fixed
-container names get the stack's suffix. External volumes and networks are
-shared. A stack whose berth was killed is removed by the next berth command
-on the same root; --prune removes those and the ones --keep kept.
+ports instead, and fixed container names get the stack's suffix. The test
+gets the stack's name as BERTH_PROJECT and the host address of each published
+port as BERTH_ADDR_<SERVICE>_<PORT>=127.0.0.1:NNNN (for a test on the host's
+network; on the project's network, SERVICE:PORT reaches it), which
+` + "`berth -p <project>-test-<id> port`" + ` also shows while it runs. External
+volumes and networks are shared. A stack whose berth was killed is removed by
+the next berth command on the same root; --prune removes those and the ones
+--keep kept.
 
 The test's standard input is empty, and it has no terminal. Exit codes: the
 test's own; 124 when --timeout ends the run; 130 and 143 on SIGINT and
