@@ -4,7 +4,9 @@
 // producer.
 //
 // Nothing in this package deletes volume data except Store.Remove, which
-// only the explicit `volume rm`, `volume prune` and `down -v` call.
+// only the explicit `volume rm`, `volume prune` and `down -v` call, and
+// the removal of a throwaway stack, for its own volumes. A volume seeded
+// from another (CreateOptions.Seed) never writes to it.
 package volumes
 
 import (
