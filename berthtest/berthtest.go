@@ -75,11 +75,7 @@ type Stack struct {
 // whatever of it started. Safe with t.Parallel.
 func Up(t testing.TB, opts Options) *Stack {
 	t.Helper()
-	ctx := context.Background()
-	if tc, ok := t.(interface{ Context() context.Context }); ok {
-		ctx = tc.Context()
-	}
-	s, err := start(ctx, opts, func(msg string) { t.Logf("berthtest: warning: %s", msg) })
+	s, err := start(t.Context(), opts, func(msg string) { t.Logf("berthtest: warning: %s", msg) })
 	if err != nil {
 		t.Fatalf("berthtest: %v", err)
 	}
