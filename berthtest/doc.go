@@ -47,5 +47,8 @@
 // of the berth command ($BERTH_ROOT and $BERTH_STATE, else /var/lib/berth and
 // /run/berth) unless Options say otherwise, so the images berth pulled are
 // there. The package needs cgo (libcontainer's namespace setup is C), which
-// go test has by default where a C compiler is installed.
+// go test has by default where a C compiler is installed. A service with
+// `init: true` runs the test binary inside its container as its init, which
+// needs the binary linked statically
+// (-ldflags "-linkmode external -extldflags -static").
 package berthtest
