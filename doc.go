@@ -17,11 +17,12 @@
 //	volumes        named, anonymous, bind and tmpfs mounts; volumes_from.
 //	watch          recursive file watching and change batching.
 //	templates      the starter projects of `berth init`, embedded (go:embed).
+//	berthtest      throwaway stacks for Go tests, in process (berthtest.Up).
 //	samples        runnable example projects; `make demo` runs one.
 //	acceptance     black-box tests of the built binary, as root.
 //	bench          benchmarks and their recorded results.
 //
-// cmd imports project; project joins runtime, links, volumes, watch and
-// templates, which never import each other. Only cmd/berth talks to the
-// terminal.
+// cmd and berthtest import project; project joins runtime, links, volumes,
+// watch and templates, which never import each other. Only cmd/berth talks
+// to the terminal.
 package berth

@@ -27,6 +27,7 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 		return err
 	}
 	defer unlock()
+	e.downThrowaway(p.Name, &opts)
 	cs, err := e.containers(ctx, p.Name, containerQuery{Oneoff: true})
 	if err != nil {
 		return err
@@ -66,12 +67,14 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	}
 	if opts.Volumes {
 		errs = append(errs, e.removeVolumes(ctx, p, opts.Events))
+		errs = append(errs, e.removeThrowawayVolumes(ctx, p.Name, opts.Events))
 	}
 	if opts.RemoveImages != "" {
 		errs = append(errs, e.removeImages(ctx, p, opts.RemoveImages, opts.Events))
 	}
 	err = errors.Join(errs...)
 	if err == nil {
+		e.forgetThrowaway(p.Name)
 		e.forgetProject(ctx, p.Name)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
@@ -32,6 +33,9 @@ func precheck(file string, content []byte) error {
 				s = fmt.Sprint(v)
 			default:
 				continue // long syntax: compose-go's schema checks it
+			}
+			if strings.Contains(s, "$") {
+				continue // known only once interpolated; compose-go checks it then
 			}
 			if _, err := types.ParsePortConfig(s); err != nil {
 				errs = append(errs, &ValidationError{File: file, Service: name, Field: fmt.Sprintf("ports[%d]", i),

@@ -290,6 +290,7 @@ func (r *Runtime) Exec(ctx context.Context, ref string, e ExecSpec, sio Stdio) (
 		p.Stdout, p.Stderr = orDiscard(sio.Out), orDiscard(sio.Err)
 	}
 	if err := c.Run(p); err != nil {
+		reapFailedExec()
 		return -1, fmt.Errorf("exec in %s: %w", info.Name, startError(err))
 	}
 	if e.Detach {

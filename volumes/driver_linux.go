@@ -42,11 +42,15 @@ func isBind(o map[string]string) bool {
 
 // Prepare makes a volume's data directory ready to be mounted into a
 // container: a volume with driver_opts gets its tmpfs or bind mounted on
-// _data (once; it stays until the volume is removed).
+// _data, a seeded volume its overlay (once; it stays until the volume is
+// removed).
 func (s *Store) Prepare(name string) (string, error) {
 	v, err := s.get(name)
 	if err != nil {
 		return "", err
+	}
+	if v.Seed != "" {
+		return v.Mountpoint, s.mountSeed(v)
 	}
 	if len(v.Options) == 0 {
 		return v.Mountpoint, nil

@@ -4,7 +4,9 @@
 // producer.
 //
 // Nothing in this package deletes volume data except Store.Remove, which
-// only the explicit `volume rm`, `volume prune` and `down -v` call.
+// only the explicit `volume rm`, `volume prune` and `down -v` call, and
+// the removal of a throwaway stack, for its own volumes. A volume seeded
+// from another (CreateOptions.Seed) never writes to it.
 package volumes
 
 import (
@@ -47,6 +49,9 @@ type Volume struct {
 	// Initialized is set once the volume was first mounted (and filled
 	// from the image, unless nocopy): it is never filled again.
 	Initialized bool `json:"Initialized,omitempty"`
+	// Seed is the data directory of the volume this one is layered over,
+	// copy-on-write (see CreateOptions.Seed).
+	Seed string `json:"Seed,omitempty"`
 }
 
 // Store is the volumes under one berth root.
@@ -89,6 +94,10 @@ type CreateOptions struct {
 	Options   map[string]string // driver_opts: type, o, device
 	Labels    map[string]string
 	Anonymous bool
+	// Seed, the data directory of another volume of the store, makes the
+	// new volume start with that volume's content as an overlay over it:
+	// writes go to the new volume alone, and the seed is never changed.
+	Seed string
 }
 
 func (s *Store) lock() (func(), error) {
@@ -140,6 +149,19 @@ func (s *Store) Create(ctx context.Context, name string, opts CreateOptions) (*V
 	v := &Volume{Name: name, Driver: "local", Mountpoint: filepath.Join(s.dir(name), "_data"), Labels: opts.Labels, Options: opts.Options, CreatedAt: time.Now().UTC(), Anonymous: opts.Anonymous}
 	if v.Labels == nil {
 		v.Labels = map[string]string{}
+	}
+	if opts.Seed != "" {
+		if len(opts.Options) > 0 {
+			return nil, false, fmt.Errorf("volume %s: a seeded volume takes no driver_opts", name)
+		}
+		if _, err := s.checkSeed(opts.Seed); err != nil {
+			return nil, false, fmt.Errorf("volume %s: %w", name, err)
+		}
+		if err := s.makeSeedDirs(name); err != nil {
+			return nil, false, err
+		}
+		// Its content is the seed's: nothing is copied from an image.
+		v.Seed, v.Initialized = filepath.Clean(opts.Seed), true
 	}
 	if err := os.MkdirAll(filepath.Join(s.dir(name), "refs"), 0o700); err != nil {
 		return nil, false, err
@@ -295,6 +317,9 @@ func (s *Store) Remove(ctx context.Context, name string, force bool) error {
 			short[i] = u[:min(12, len(u))]
 		}
 		return fmt.Errorf("%w: %s is used by container(s) %s", ErrInUse, name, strings.Join(short, ", "))
+	}
+	if by := s.seededBy(ctx, name); len(by) > 0 && !force {
+		return fmt.Errorf("%w: %s is the seed of volume(s) %s", ErrInUse, name, strings.Join(by, ", "))
 	}
 	dir := s.dir(name)
 	unmountBelow(filepath.Join(dir, "_data"))

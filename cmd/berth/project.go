@@ -45,11 +45,11 @@ func loadProject(cmd *cobra.Command, g *globalOptions, args []string) (*project.
 }
 
 // targetedServices are the services a command's arguments name: the first
-// argument of run, exec and port (the rest is a command or a port), the
+// argument of run, exec, port and test (the rest is a command or a port), the
 // service part of cp's SERVICE:PATH, every argument of the other verbs.
 func targetedServices(cmd *cobra.Command, args []string) []string {
 	switch cmd.Name() {
-	case "run", "exec", "port":
+	case "run", "exec", "port", "test":
 		if len(args) > 0 {
 			return args[:1]
 		}

@@ -85,7 +85,11 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 		if top == root || withoutStore[top.Name()] {
 			return nil
 		}
-		return g.storage()
+		if err := g.storage(); err != nil {
+			return err
+		}
+		g.reapThrowaways(cmd)
+		return nil
 	}
 	root.SetFlagErrorFunc(flagError)
 	root.Args = unknownCommand

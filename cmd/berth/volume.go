@@ -155,6 +155,9 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 					continue
 				}
 				if err := s.Remove(cmd.Context(), v.Name, false); err != nil {
+					if errors.Is(err, volumes.ErrInUse) {
+						continue // another volume is layered over it
+					}
 					return err
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", v.Name)
