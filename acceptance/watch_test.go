@@ -296,7 +296,8 @@ const actionsCompose = `services:
           path: ./web
   dep:
     image: bb
-    command: ["sleep", "100000"]
+    command: ["sh", "-c", "echo start >> /state/dep-starts; exec sleep 100000"]
+    volumes: ["./state:/state"]
     depends_on:
       web: {condition: service_started, restart: true}
   other:
@@ -375,14 +376,18 @@ func TestWatchActions(t *testing.T) {
 	before := e.containerIDs()
 
 	// rebuild: the new file is in the new image; dep (restart: true) is
-	// recreated with web, other (a plain depends_on) is not.
+	// restarted, as up restarts it, other (a plain depends_on) is not.
 	e.writeFile("web/index.txt", "v2\n")
 	e.eventuallyLines("state/web-starts", 2)
 	e.eventuallyIn("web", 1, "cat /srv/index.txt", "v2\n")
-	w.waitOutput(`recreated "web", "dep"`, 1, 60*time.Second)
+	w.waitOutput(`recreated "web"; restarted "dep"`, 1, 60*time.Second)
+	e.eventuallyLines("state/dep-starts", 2)
 	after := e.containerIDs()
-	if after["web"] == before["web"] || after["dep"] == before["dep"] {
-		t.Errorf("web and dep were not recreated: %v -> %v", before, after)
+	if after["web"] == before["web"] {
+		t.Errorf("web was not recreated: %v -> %v", before, after)
+	}
+	if after["dep"] != before["dep"] {
+		t.Errorf("dep was recreated; compose restarts it: %v -> %v", before, after)
 	}
 	if after["other"] != before["other"] || after["rs"] != before["rs"] {
 		t.Errorf("services that do not depend on web with restart: true were recreated: %v -> %v", before, after)
@@ -411,7 +416,7 @@ func TestWatchActions(t *testing.T) {
 	}
 	e.eventuallyLines("state/web-starts", 3)
 	e.eventuallyIn("web", 1, "ls /srv/burst/*/* | wc -l", "5000\n")
-	w.waitOutput(`recreated "web", "dep"`, 2, 60*time.Second)
+	w.waitOutput(`recreated "web"; restarted "dep"`, 2, 60*time.Second)
 	e.writeFile("web/marker", "m\n")
 	e.eventuallyIn("web", 1, "cat /srv/marker 2>/dev/null", "m\n")
 	e.eventuallyLines("state/web-starts", 4)

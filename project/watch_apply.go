@@ -122,9 +122,9 @@ func restartDependents(p *Project, service string) []string {
 }
 
 // watchRebuild builds a service's image with the step cache and, only if
-// the build succeeds, recreates the service's containers (and those of the
-// services that depend on it with restart: true). A failed build leaves
-// the running containers as they are.
+// the build succeeds, recreates the service's containers; the services
+// that depend on it with restart: true are restarted, as up does. A failed
+// build leaves the running containers as they are.
 func (e *Engine) watchRebuild(ctx context.Context, p *Project, svc string, opts WatchOptions) {
 	s := p.Services[svc]
 	if e.Build == nil || s.Build == nil {
@@ -148,16 +148,18 @@ func (e *Engine) watchRebuild(ctx context.Context, p *Project, svc string, opts 
 		return
 	}
 	after := e.serviceContainerIDs(ctx, p)
-	var recreated []string
-	for _, t := range targets {
-		if after[t] != before[t] {
-			recreated = append(recreated, fmt.Sprintf("%q", t))
-		}
-	}
-	if len(recreated) == 0 {
+	if after[svc] == before[svc] {
 		opts.log("service %q is unchanged: the rebuilt image is the one it runs", svc)
 	} else {
-		opts.log("recreated %s", strings.Join(recreated, ", "))
+		msg := fmt.Sprintf("recreated %q", svc)
+		var restarted []string
+		for _, t := range targets[1:] {
+			restarted = append(restarted, fmt.Sprintf("%q", t))
+		}
+		if len(restarted) > 0 {
+			msg += "; restarted " + strings.Join(restarted, ", ")
+		}
+		opts.log("%s", msg)
 	}
 	if opts.Prune {
 		if err := e.pruneUnused(ctx); err != nil {
