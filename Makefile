@@ -21,7 +21,7 @@ BIN       := bin/berth
 # benchmarks.
 DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc crun gcc libc6-dev libseccomp-dev pkg-config curl skopeo
 
-.PHONY: all build test unit fuzz acceptance deps demo demo-down bench clean vet
+.PHONY: all build test unit kube fuzz acceptance deps demo demo-down bench clean vet
 
 all: build
 
@@ -42,14 +42,25 @@ deps:
 
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
+	cd project/kube/apicheck && $(GO) vet -mod=mod ./...
 
-# test runs the unit tests, a bounded fuzzing run and the root acceptance
-# tests.
-test: deps build vet unit fuzz acceptance
+# test runs the unit tests, the Kubernetes API server's validation of
+# what export kubernetes writes, a bounded fuzzing run and the root
+# acceptance tests.
+test: deps build vet unit kube fuzz acceptance
 
 unit:
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+# kube checks the manifests of every sample, from the library and from the
+# binary, with the Kubernetes API server's own validation code. It is a
+# module of its own (project/kube/apicheck), so that k8s.io/kubernetes is
+# a dependency of this test only; its first build takes minutes. -mod=mod
+# lets it follow what berth's own go.mod gains meanwhile.
+kube: build
+	@mkdir -p bin
+	cd project/kube/apicheck && BERTH_BINARY=$(CURDIR)/$(BIN) $(GO) test -mod=mod -count=1 -timeout 20m -v ./... 2>&1 | tee $(CURDIR)/bin/kube.log | grep -E '^(--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go'; exit $${PIPESTATUS[0]}
 
 # fuzz runs each fuzz target for FUZZTIME: the image archive loaders and
 # the layer unpacker, from seeds that include every hostile archive and layer

@@ -174,21 +174,21 @@ func TestCheckedObjectsCarryTheComposeModel(t *testing.T) {
 	}
 }
 
-// The checks reject what the API server rejects.
+// The checks reject what the API server rejects, for the reason it gives.
 func TestCheckRejectsWhatTheAPIServerRejects(t *testing.T) {
-	for name, doc := range map[string]string{
-		"unknown field": `apiVersion: v1
+	for _, c := range []struct{ name, doc, want string }{
+		{"unknown field", `apiVersion: v1
 kind: ConfigMap
 metadata: {name: x}
 dta: {a: b}
-`,
-		"duplicate field": `apiVersion: v1
+`, `unknown field "dta"`},
+		{"duplicate field", `apiVersion: v1
 kind: ConfigMap
 metadata: {name: x}
 data: {a: b}
 data: {c: d}
-`,
-		"selector not matching the template": `apiVersion: apps/v1
+`, `key "data" already set`},
+		{"selector not matching the template", `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: x}
 spec:
@@ -196,40 +196,53 @@ spec:
   template:
     metadata: {labels: {app: api}}
     spec: {containers: [{name: x, image: busybox}]}
-`,
-		"service name not a DNS label": `apiVersion: v1
+`, "`selector` does not match template `labels`"},
+		{"service name not a DNS label", `apiVersion: v1
 kind: Service
 metadata: {name: my_db}
 spec: {clusterIP: None, selector: {app: x}}
-`,
-		"two unnamed ports": `apiVersion: v1
+`, "RFC 1123 label"},
+		{"two unnamed ports", `apiVersion: v1
 kind: Service
 metadata: {name: x}
 spec: {selector: {app: x}, ports: [{port: 80}, {port: 81}]}
-`,
-		"job restarting always": `apiVersion: batch/v1
+`, "spec.ports[1].name: Required value"},
+		{"job restarting always", `apiVersion: batch/v1
 kind: Job
 metadata: {name: x}
 spec:
   template:
     spec: {restartPolicy: Always, containers: [{name: x, image: busybox}]}
-`,
-		"claim without size": `apiVersion: v1
+`, "spec.template.spec.restartPolicy"},
+		{"claim without size", `apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: x}
 spec: {accessModes: [ReadWriteOnce]}
-`,
-		"a kind berth does not write": `apiVersion: v1
+`, "spec.resources[storage]: Required value"},
+		{"a warning of the API server", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: x, image: busybox, resources: {limits: {memory: 100m}}}
+`, "the API server warns"},
+		{"a kind berth does not write", `apiVersion: v1
 kind: Pod
 metadata: {name: x}
 spec: {containers: [{name: x, image: busybox}]}
-`,
+`, "not a kind berth writes"},
 	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := Check([]byte(doc)); err == nil {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Check([]byte(c.doc))
+			if err == nil {
 				t.Fatal("accepted")
-			} else {
-				t.Log(err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("rejected for another reason than %q: %v", c.want, err)
 			}
 		})
 	}
