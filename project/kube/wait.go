@@ -45,8 +45,8 @@ func (c *converter) waits(s types.ServiceConfig, pod *corev1.PodSpec) {
 			continue
 		}
 		pod.InitContainers = append(pod.InitContainers, corev1.Container{
-			Name:    waitName(name),
-			Image:   c.opts.WaitImage,
+			Name:  waitName(name),
+			Image: c.opts.WaitImage,
 			// The image's entrypoint is kubectl, as in Kubernetes' own
 			// image and the common others.
 			Args: append(args, waitTimeout),
