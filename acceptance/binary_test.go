@@ -34,7 +34,6 @@ func TestReexecInitializedBeforeCLIPackages(t *testing.T) {
 		"github.com/santhosh-tekuri/jsonschema/v6",
 		"github.com/compose-spec/compose-go/v2/loader",
 		"github.com/berthdev/berth/project",
-		"k8s.io/api/core/v1", // export kubernetes's API types
 	} {
 		i, ok := order[heavy]
 		if !ok {

@@ -1,8 +1,8 @@
 // Package kube turns a loaded compose project into Kubernetes manifests:
 // the objects `berth export kubernetes` writes.
 //
-// It is a pure conversion, compose model in, typed k8s.io/api objects and
-// warnings out; it reads only the files the project itself names (bind
+// It is a pure conversion, compose model in, API objects (types of its
+// own, see api.go) and warnings out; it reads only the files the project itself names (bind
 // mounts, secrets and configs), and never talks to a cluster or a registry.
 // The engine (package project) builds and pushes images; cmd/berth writes
 // the result.

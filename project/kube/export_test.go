@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,8 +12,6 @@ import (
 
 	"github.com/berthdev/berth/project"
 	"github.com/berthdev/berth/project/kube"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 )
 
 // inline loads a compose file written into a temp dir with files beside
@@ -161,9 +160,9 @@ func TestOptionsAndSizesAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pvc := find[*corev1.PersistentVolumeClaim](t, x, "PersistentVolumeClaim", "data")
-	if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "3Gi" {
-		t.Errorf("claim size %s, want the --volume-size 3Gi", q.String())
+	pvc := find[*kube.PersistentVolumeClaim](t, x, "PersistentVolumeClaim", "data")
+	if q := pvc.Spec.Resources.Requests["storage"]; q != "3Gi" {
+		t.Errorf("claim size %s, want the --volume-size 3Gi", q)
 	}
 	if _, err := inline(t, compose, map[string]string{}, project.KubernetesOptions{Push: true}); !errors.Is(err, project.ErrNoRegistry) {
 		t.Errorf("--push without --registry: %v", err)
@@ -177,11 +176,11 @@ func TestServiceNamesBecomeDNSLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := find[*appsv1.Deployment](t, x, "Deployment", "my-db")
+	d := find[*kube.Deployment](t, x, "Deployment", "my-db")
 	if d.Spec.Template.Spec.Containers[0].Name != "my-db" {
 		t.Errorf("container name %q", d.Spec.Template.Spec.Containers[0].Name)
 	}
-	web := find[*appsv1.Deployment](t, x, "Deployment", "web")
+	web := find[*kube.Deployment](t, x, "Deployment", "web")
 	if args := web.Spec.Template.Spec.InitContainers[0].Args; !slices.Contains(args, "deployment/my-db") {
 		t.Errorf("wait for %v", args)
 	}
@@ -207,8 +206,8 @@ func TestBindMountedFilesBecomeConfigMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cm := find[*corev1.ConfigMap](t, x, "ConfigMap", "app-logo-png")
-	if string(cm.BinaryData["logo.png"]) != "\x89PNG\r\n\x1a\n\xff\xfe" || len(cm.Data) != 0 {
+	cm := find[*kube.ConfigMap](t, x, "ConfigMap", "app-logo-png")
+	if b, _ := base64.StdEncoding.DecodeString(cm.BinaryData["logo.png"]); string(b) != "\x89PNG\r\n\x1a\n\xff\xfe" || len(cm.Data) != 0 {
 		t.Errorf("ConfigMap %+v", cm)
 	}
 	if len(x.Warnings) != 1 || !strings.Contains(x.Warnings[0].Msg, "more than a ConfigMap holds") {
@@ -217,7 +216,7 @@ func TestBindMountedFilesBecomeConfigMaps(t *testing.T) {
 	if len(x.Notes) != 1 || !strings.Contains(x.Notes[0].Msg, "ConfigMap app-logo-png") {
 		t.Errorf("notes %v", x.Notes)
 	}
-	d := find[*appsv1.Deployment](t, x, "Deployment", "app")
+	d := find[*kube.Deployment](t, x, "Deployment", "app")
 	if m := d.Spec.Template.Spec.Containers[0].VolumeMounts; len(m) != 1 || m[0].MountPath != "/srv/logo.png" || m[0].SubPath != "logo.png" {
 		t.Errorf("mounts %+v", m)
 	}

@@ -1,19 +1,18 @@
 package kube
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // files mounts the service's secrets and configs where berth mounts them
 // (secrets under /run/secrets, configs under /, unless a target says
 // otherwise), each a file of its own, read-only, mode 0444 unless given.
-func (c *converter) files(s types.ServiceConfig, pod *corev1.PodSpec, ctr *corev1.Container) error {
+func (c *converter) files(s types.ServiceConfig, pod *PodSpec, ctr *Container) error {
 	type ref struct {
 		kind string // "secret" or "config"
 		r    types.FileReferenceConfig
@@ -53,15 +52,15 @@ func (c *converter) files(s types.ServiceConfig, pod *corev1.PodSpec, ctr *corev
 		if r.r.UID != "" || r.r.GID != "" {
 			c.warn(s.Name, field, "%s %s: a mounted %s belongs to root (or the pod's fsGroup); uid and gid are not kept", r.kind, r.r.Source, r.kind)
 		}
-		items := []corev1.KeyToPath{{Key: key, Path: key, Mode: &mode}}
-		vol := corev1.Volume{Name: pv.name(r.kind + "-" + r.r.Source)}
+		items := []KeyToPath{{Key: key, Path: key, Mode: &mode}}
+		vol := Volume{Name: pv.name(r.kind + "-" + r.r.Source)}
 		if r.kind == "secret" {
-			vol.Secret = &corev1.SecretVolumeSource{SecretName: name, Items: items}
+			vol.Secret = &SecretVolumeSource{SecretName: name, Items: items}
 		} else {
-			vol.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Items: items}
+			vol.ConfigMap = &ConfigMapVolumeSource{Name: name, Items: items}
 		}
 		pod.Volumes = append(pod.Volumes, vol)
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vol.Name, MountPath: target, SubPath: key, ReadOnly: true})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, VolumeMount{Name: vol.Name, MountPath: target, SubPath: key, ReadOnly: true})
 	}
 	return nil
 }
@@ -155,15 +154,15 @@ func (c *converter) fileObject(kind, source string) (string, string, error) {
 	meta := c.meta(name, "")
 	meta.Annotations = c.annotationsOf("", field+".labels", obj.Labels)
 	if kind == "secret" {
-		sec := &corev1.Secret{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		sec := &Secret{
+			TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "Secret"},
 			ObjectMeta: meta,
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{key: content},
+			Type:       "Opaque",
+			Data:       map[string]string{key: base64.StdEncoding.EncodeToString(content)},
 		}
 		return name, key, c.add("Secret", name, sec)
 	}
-	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta}
+	cm := &ConfigMap{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: meta}
 	setData(cm, key, content)
 	return name, key, c.add("ConfigMap", name, cm)
 }

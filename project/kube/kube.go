@@ -7,9 +7,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Labels every object carries, so that `kubectl delete -l
@@ -95,9 +92,11 @@ type Image struct {
 
 // Object is one manifest.
 type Object struct {
-	Kind   string
-	Name   string
-	Object runtime.Object
+	Kind string
+	Name string
+	// Object is one of this package's API types: *Deployment,
+	// *Service, ...
+	Object any
 }
 
 // Export is what a project becomes.
@@ -170,8 +169,8 @@ func Convert(p *types.Project, opts Options) (*Export, error) {
 	if opts.VolumeSize == "" {
 		opts.VolumeSize = DefaultVolumeSize
 	}
-	if _, err := resource.ParseQuantity(opts.VolumeSize); err != nil {
-		return nil, fmt.Errorf("volume size %q: %w", opts.VolumeSize, err)
+	if err := positiveQuantity(opts.VolumeSize); err != nil {
+		return nil, fmt.Errorf("volume size: %w", err)
 	}
 	if opts.WaitImage == "" {
 		opts.WaitImage = DefaultWaitImage
@@ -247,7 +246,7 @@ func (c *converter) note(service, field, format string, args ...any) {
 
 // add records an object; two objects of one kind and name are a conflict
 // the caller must resolve before.
-func (c *converter) add(kind, name string, obj runtime.Object) error {
+func (c *converter) add(kind, name string, obj any) error {
 	key := kind + "/" + name
 	if c.taken[key] {
 		return fmt.Errorf("two %ss would be named %q", kind, name)
@@ -280,8 +279,8 @@ func (c *converter) nameServices() error {
 
 // meta is the metadata of an object of a service (service empty: of the
 // project).
-func (c *converter) meta(name, service string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Labels: c.labels(service)}
+func (c *converter) meta(name, service string) ObjectMeta {
+	return ObjectMeta{Name: name, Labels: c.labels(service)}
 }
 
 func (c *converter) labels(service string) map[string]string {

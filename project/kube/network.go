@@ -8,9 +8,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // maxRange bounds the ports one range of expose: becomes: a Service
@@ -20,17 +17,17 @@ const maxRange = 100
 
 type portProto struct {
 	port  int32
-	proto corev1.Protocol
+	proto string
 }
 
-func protocol(p string) corev1.Protocol {
+func protocol(p string) string {
 	switch strings.ToLower(p) {
 	case "udp":
-		return corev1.ProtocolUDP
+		return "UDP"
 	case "sctp":
-		return corev1.ProtocolSCTP
+		return "SCTP"
 	}
-	return corev1.ProtocolTCP
+	return "TCP"
 }
 
 // portName names a Service port: unique in the Service, an IANA service
@@ -86,9 +83,9 @@ func (c *converter) listPorts(s types.ServiceConfig) []portProto {
 	return out
 }
 
-func (c *converter) containerPorts(s types.ServiceConfig, ctr *corev1.Container) {
+func (c *converter) containerPorts(s types.ServiceConfig, ctr *Container) {
 	for _, p := range c.ports(s) {
-		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: p.port, Protocol: p.proto})
+		ctr.Ports = append(ctr.Ports, ContainerPort{ContainerPort: p.port, Protocol: p.proto})
 	}
 }
 
@@ -104,7 +101,7 @@ func (c *converter) network(s types.ServiceConfig) error {
 	if err := c.add("Service", name, c.headless(name, s)); err != nil {
 		return err
 	}
-	var ports []corev1.ServicePort
+	var ports []ServicePort
 	seen := map[portProto]bool{}
 	for i, p := range s.Ports {
 		field := fmt.Sprintf("ports[%d]", i)
@@ -123,7 +120,7 @@ func (c *converter) network(s types.ServiceConfig) error {
 			c.warn(s.Name, field, "%s: mode host has no Kubernetes equivalent; published as a Service port", spec)
 		}
 		target := portProto{int32(p.Target), protocol(p.Protocol)}
-		sp := corev1.ServicePort{Protocol: target.proto, TargetPort: intstr.FromInt32(target.port), Port: target.port}
+		sp := ServicePort{Protocol: target.proto, TargetPort: target.port, Port: target.port}
 		if p.AppProtocol != "" {
 			sp.AppProtocol = ptr(p.AppProtocol)
 		}
@@ -158,32 +155,32 @@ func (c *converter) network(s types.ServiceConfig) error {
 	if len(ports) == 0 {
 		return nil
 	}
-	pub := &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+	pub := &Service{
+		TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: c.meta(name+"-published", s.Name),
-		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceType(c.opts.ServiceType),
+		Spec: ServiceSpec{
+			Type:     c.opts.ServiceType,
 			Selector: c.selector(s.Name),
 			Ports:    ports,
 		},
 	}
-	return c.add("Service", pub.Name, pub)
+	return c.add("Service", pub.ObjectMeta.Name, pub)
 }
 
 // headless is a Service without a cluster IP: DNS answers with the
 // addresses of the ready pods it selects, as on a berth network.
-func (c *converter) headless(name string, s types.ServiceConfig) *corev1.Service {
-	svc := &corev1.Service{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+func (c *converter) headless(name string, s types.ServiceConfig) *Service {
+	svc := &Service{
+		TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: c.meta(name, s.Name),
-		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
+		Spec: ServiceSpec{
+			ClusterIP: "None",
 			Selector:  c.selector(s.Name),
 		},
 	}
 	for _, p := range c.ports(s) {
-		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
-			Name: portName(p), Port: p.port, Protocol: p.proto, TargetPort: intstr.FromInt32(p.port),
+		svc.Spec.Ports = append(svc.Spec.Ports, ServicePort{
+			Name: portName(p), Port: p.port, Protocol: p.proto, TargetPort: p.port,
 		})
 	}
 	return svc

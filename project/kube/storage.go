@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +11,6 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // maxConfigMap is the most a ConfigMap or Secret holds (etcd's limit on
@@ -39,27 +37,27 @@ func (pv podVolumes) name(base string) string {
 }
 
 // mounts converts volumes:, tmpfs: and shm_size.
-func (c *converter) mounts(s types.ServiceConfig, pod *corev1.PodSpec, ctr *corev1.Container) error {
+func (c *converter) mounts(s types.ServiceConfig, pod *PodSpec, ctr *Container) error {
 	pv := c.podVolumeNames(s.Name)
 	for i, v := range s.Volumes {
 		field := fmt.Sprintf("volumes[%d]", i)
 		spec := c.volumeSpec(v)
-		mount := corev1.VolumeMount{MountPath: v.Target, ReadOnly: v.ReadOnly}
+		mount := VolumeMount{MountPath: v.Target, ReadOnly: v.ReadOnly}
 		switch v.Type {
 		case types.VolumeTypeVolume:
-			vol := corev1.Volume{}
+			vol := Volume{}
 			if v.Source == "" {
 				// An anonymous volume lives as long as its container
 				// does; an emptyDir as long as its pod.
 				vol.Name = pv.name("anonymous")
-				vol.EmptyDir = &corev1.EmptyDirVolumeSource{}
+				vol.EmptyDir = &EmptyDirVolumeSource{}
 			} else {
 				claim, err := c.claimName(v.Source)
 				if err != nil {
 					return err
 				}
 				vol.Name = pv.name(v.Source)
-				vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}
+				vol.PersistentVolumeClaim = &PersistentVolumeClaimVolumeSource{ClaimName: claim}
 				if !slices.Contains(c.claimServices[v.Source], s.Name) {
 					// Each pod mounts it, however many times.
 					c.claimUses[v.Source] += s.GetScale()
@@ -83,10 +81,10 @@ func (c *converter) mounts(s types.ServiceConfig, pod *corev1.PodSpec, ctr *core
 			mount.Name, mount.SubPath, mount.ReadOnly = vol.Name, sub, true
 			pod.Volumes = append(pod.Volumes, vol)
 		case types.VolumeTypeTmpfs:
-			vol := corev1.Volume{Name: pv.name("tmpfs"), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}
+			vol := Volume{Name: pv.name("tmpfs"), EmptyDir: &EmptyDirVolumeSource{Medium: "Memory"}}
 			if v.Tmpfs != nil {
 				if v.Tmpfs.Size > 0 {
-					vol.EmptyDir.SizeLimit = resource.NewQuantity(int64(v.Tmpfs.Size), resource.BinarySI)
+					vol.EmptyDir.SizeLimit = binarySI(int64(v.Tmpfs.Size))
 				}
 				if v.Tmpfs.Mode != 0 {
 					c.warn(s.Name, field, "%s: an emptyDir's mode is the kubelet's (0777); mode %o is not kept", spec, v.Tmpfs.Mode)
@@ -102,7 +100,7 @@ func (c *converter) mounts(s types.ServiceConfig, pod *corev1.PodSpec, ctr *core
 	}
 	for i, t := range s.Tmpfs {
 		path, opts, _ := strings.Cut(t, ":")
-		vol := corev1.Volume{Name: pv.name("tmpfs"), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}}
+		vol := Volume{Name: pv.name("tmpfs"), EmptyDir: &EmptyDirVolumeSource{Medium: "Memory"}}
 		for _, o := range strings.Split(opts, ",") {
 			k, val, _ := strings.Cut(o, "=")
 			switch k {
@@ -113,22 +111,20 @@ func (c *converter) mounts(s types.ServiceConfig, pod *corev1.PodSpec, ctr *core
 					c.warn(s.Name, fmt.Sprintf("tmpfs[%d]", i), "%q: size %q is not a size; left out", t, val)
 					continue
 				}
-				vol.EmptyDir.SizeLimit = resource.NewQuantity(n, resource.BinarySI)
+				vol.EmptyDir.SizeLimit = binarySI(n)
 			default:
 				c.warn(s.Name, fmt.Sprintf("tmpfs[%d]", i), "%q: the option %s has no emptyDir equivalent; left out", t, k)
 			}
 		}
 		pod.Volumes = append(pod.Volumes, vol)
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vol.Name, MountPath: path})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, VolumeMount{Name: vol.Name, MountPath: path})
 	}
 	if s.ShmSize > 0 {
 		// /dev/shm of a pod is the runtime's 64 MiB; a memory emptyDir
 		// over it is the usual way to size it.
-		vol := corev1.Volume{Name: pv.name("shm"), VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
-			Medium: corev1.StorageMediumMemory, SizeLimit: resource.NewQuantity(int64(s.ShmSize), resource.BinarySI),
-		}}}
+		vol := Volume{Name: pv.name("shm"), EmptyDir: &EmptyDirVolumeSource{Medium: "Memory", SizeLimit: binarySI(int64(s.ShmSize))}}
 		pod.Volumes = append(pod.Volumes, vol)
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vol.Name, MountPath: "/dev/shm"})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, VolumeMount{Name: vol.Name, MountPath: "/dev/shm"})
 	}
 	return nil
 }
@@ -162,10 +158,10 @@ func (c *converter) volumeSpec(v types.ServiceVolumeConfig) string {
 // bind carries a bind mount over as a ConfigMap when its source is a
 // single file small enough for one, and refuses it otherwise: a pod on
 // some node has no access to this machine's directories.
-func (c *converter) bind(s types.ServiceConfig, field, spec string, v types.ServiceVolumeConfig) (corev1.Volume, string, bool, error) {
-	refuse := func(why string, args ...any) (corev1.Volume, string, bool, error) {
+func (c *converter) bind(s types.ServiceConfig, field, spec string, v types.ServiceVolumeConfig) (Volume, string, bool, error) {
+	refuse := func(why string, args ...any) (Volume, string, bool, error) {
 		c.warn(s.Name, field, "%s: refused: %s", spec, fmt.Sprintf(why, args...))
-		return corev1.Volume{}, "", false, nil
+		return Volume{}, "", false, nil
 	}
 	fi, err := os.Stat(v.Source)
 	switch {
@@ -184,10 +180,10 @@ func (c *converter) bind(s types.ServiceConfig, field, spec string, v types.Serv
 	}
 	key := configKey(filepath.Base(v.Source))
 	name := c.uniqueName("ConfigMap", c.names[s.Name]+"-"+dnsLabel(filepath.Base(v.Source)))
-	cm := &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: c.meta(name, s.Name)}
+	cm := &ConfigMap{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: c.meta(name, s.Name)}
 	setData(cm, key, content)
 	if err := c.add("ConfigMap", name, cm); err != nil {
-		return corev1.Volume{}, "", false, err
+		return Volume{}, "", false, err
 	}
 	mode := int32(0o644)
 	if fi.Mode()&0o111 != 0 {
@@ -198,19 +194,16 @@ func (c *converter) bind(s types.ServiceConfig, field, spec string, v types.Serv
 	} else {
 		c.warn(s.Name, field, "%s: the file is copied into ConfigMap %s, as it is now, and mounted read-only: writes to it fail", spec, name)
 	}
-	vol := corev1.Volume{VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-		LocalObjectReference: corev1.LocalObjectReference{Name: name},
-		Items:                []corev1.KeyToPath{{Key: key, Path: key, Mode: &mode}},
-	}}}
+	vol := Volume{ConfigMap: &ConfigMapVolumeSource{Name: name, Items: []KeyToPath{{Key: key, Path: key, Mode: &mode}}}}
 	return vol, key, true, nil
 }
 
 // setData puts content under key, as text where it is UTF-8.
-func setData(cm *corev1.ConfigMap, key string, content []byte) {
+func setData(cm *ConfigMap, key string, content []byte) {
 	if utf8.Valid(content) {
 		cm.Data = map[string]string{key: string(content)}
 	} else {
-		cm.BinaryData = map[string][]byte{key: content}
+		cm.BinaryData = map[string]string{key: base64.StdEncoding.EncodeToString(content)}
 	}
 }
 
@@ -274,13 +267,12 @@ func (c *converter) claims() error {
 		if v, ok := cfg.Extensions[SizeExtension]; ok {
 			size = fmt.Sprint(v)
 		}
-		q, err := resource.ParseQuantity(size)
-		if err != nil {
-			return fmt.Errorf("%s.%s: %q is not a size such as 10Gi: %w", field, SizeExtension, size, err)
+		if err := positiveQuantity(size); err != nil {
+			return fmt.Errorf("%s.%s: %w", field, SizeExtension, err)
 		}
-		mode := corev1.ReadWriteOnce
+		mode := "ReadWriteOnce"
 		if c.claimUses[key] > 1 {
-			mode = corev1.ReadWriteMany
+			mode = "ReadWriteMany"
 			c.note("", field, "mounted by %d pods (services %s): the claim asks for ReadWriteMany, which its storage class must offer", c.claimUses[key], strings.Join(c.claimServices[key], ", "))
 		}
 		if cfg.Driver != "" && cfg.Driver != "local" {
@@ -290,15 +282,15 @@ func (c *converter) claims() error {
 			c.warn("", field+".driver_opts", "driver options have no claim equivalent; left out")
 		}
 		name, _ := c.claimName(key)
-		pvc := &corev1.PersistentVolumeClaim{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		pvc := &PersistentVolumeClaim{
+			TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
 			ObjectMeta: c.meta(name, ""),
-			Spec: corev1.PersistentVolumeClaimSpec{
-				AccessModes: []corev1.PersistentVolumeAccessMode{mode},
-				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: q}},
+			Spec: PersistentVolumeClaimSpec{
+				AccessModes: []string{mode},
+				Resources:   VolumeResourceRequirements{Requests: map[string]string{"storage": size}},
 			},
 		}
-		pvc.Annotations = c.annotationsOf("", field+".labels", cfg.Labels)
+		pvc.ObjectMeta.Annotations = c.annotationsOf("", field+".labels", cfg.Labels)
 		if err := c.add("PersistentVolumeClaim", name, pvc); err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}

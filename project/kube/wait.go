@@ -4,9 +4,6 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // waitTimeout bounds one wait; a failed init container is started again
@@ -19,7 +16,7 @@ const waitTimeout = "--timeout=10m"
 // service_completed_successfully for its Job to complete. service_started
 // waits for nothing: a pod's containers start when it is scheduled, and a
 // dependency's name resolves once its pods are ready.
-func (c *converter) waits(s types.ServiceConfig, pod *corev1.PodSpec) {
+func (c *converter) waits(s types.ServiceConfig, pod *PodSpec) {
 	for _, dep := range sortedKeys(s.DependsOn) {
 		d := s.DependsOn[dep]
 		field := "depends_on." + dep
@@ -44,7 +41,7 @@ func (c *converter) waits(s types.ServiceConfig, pod *corev1.PodSpec) {
 		default:
 			continue
 		}
-		pod.InitContainers = append(pod.InitContainers, corev1.Container{
+		pod.InitContainers = append(pod.InitContainers, Container{
 			Name:  waitName(name),
 			Image: c.opts.WaitImage,
 			// The image's entrypoint is kubectl, as in Kubernetes' own
@@ -86,26 +83,26 @@ func (c *converter) waitAccount() string {
 func (c *converter) waitRBAC() error {
 	name := c.waitAccount()
 	read := []string{"get", "list", "watch"}
-	sa := &corev1.ServiceAccount{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+	sa := &ServiceAccount{
+		TypeMeta:   TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: c.meta(name, ""),
 	}
-	role := &rbacv1.Role{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+	role := &Role{
+		TypeMeta:   TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: c.meta(name, ""),
-		Rules: []rbacv1.PolicyRule{
+		Rules: []PolicyRule{
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: read},
 			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: read},
 			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: read},
 		},
 	}
-	binding := &rbacv1.RoleBinding{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+	binding := &RoleBinding{
+		TypeMeta:   TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
 		ObjectMeta: c.meta(name, ""),
 		// A subject without a namespace is an account of the binding's
 		// namespace, wherever the manifests are applied.
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name}},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects: []Subject{{Kind: "ServiceAccount", Name: name}},
+		RoleRef:  RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 	}
 	if err := c.add("ServiceAccount", name, sa); err != nil {
 		return err

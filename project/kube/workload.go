@@ -8,12 +8,6 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // service converts one service: its workload, its Services, its claims'
@@ -24,27 +18,27 @@ func (c *converter) service(s types.ServiceConfig) error {
 	if err != nil {
 		return err
 	}
-	tmpl := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: c.labels(s.Name), Annotations: c.annotations(s)},
+	tmpl := PodTemplateSpec{
+		ObjectMeta: ObjectMeta{Labels: c.labels(s.Name), Annotations: c.annotations(s)},
 		Spec:       pod,
 	}
 	replicas := int32(s.GetScale())
 	restart, retries := restartPolicy(s)
-	selector := &metav1.LabelSelector{MatchLabels: c.selector(s.Name)}
+	selector := &LabelSelector{MatchLabels: c.selector(s.Name)}
 	switch {
 	case c.isJob(s.Name):
-		job := &batchv1.Job{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		job := &Job{
+			TypeMeta:   TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 			ObjectMeta: c.meta(name, s.Name),
-			Spec:       batchv1.JobSpec{Template: tmpl, Completions: &replicas, Parallelism: &replicas},
+			Spec:       JobSpec{Template: tmpl, Completions: &replicas, Parallelism: &replicas},
 		}
 		// compose's "no" runs the container once; on-failure:N retries it
 		// N times; on-failure retries it without end, which a Job cannot.
-		pol, backoff := corev1.RestartPolicyNever, ptr(int32(0))
+		pol, backoff := "Never", ptr(int32(0))
 		switch restart {
 		case "", "no", "none":
 		case "on-failure":
-			pol = corev1.RestartPolicyOnFailure
+			pol = "OnFailure"
 			if retries == nil {
 				backoff = nil
 				c.warn(s.Name, "restart", "on-failure retries without end; a Job gives up after the cluster's default of 6 retries")
@@ -52,7 +46,7 @@ func (c *converter) service(s types.ServiceConfig) error {
 				*backoff = int32(min(*retries, math.MaxInt32))
 			}
 		default:
-			pol, backoff = corev1.RestartPolicyOnFailure, nil
+			pol, backoff = "OnFailure", nil
 			c.warn(s.Name, "restart", "%s: others wait for it to complete (service_completed_successfully), so it is a Job, whose pod is not started again once it succeeds", restart)
 		}
 		job.Spec.BackoffLimit = backoff
@@ -62,10 +56,10 @@ func (c *converter) service(s types.ServiceConfig) error {
 		}
 	case c.hasNamedVolume(s):
 		c.restartWarning(s, restart)
-		set := &appsv1.StatefulSet{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
+		set := &StatefulSet{
+			TypeMeta:   TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 			ObjectMeta: c.meta(name, s.Name),
-			Spec: appsv1.StatefulSetSpec{
+			Spec: StatefulSetSpec{
 				Replicas: &replicas, Selector: selector, Template: tmpl, ServiceName: name,
 			},
 		}
@@ -74,10 +68,10 @@ func (c *converter) service(s types.ServiceConfig) error {
 		}
 	default:
 		c.restartWarning(s, restart)
-		d := &appsv1.Deployment{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		d := &Deployment{
+			TypeMeta:   TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 			ObjectMeta: c.meta(name, s.Name),
-			Spec:       appsv1.DeploymentSpec{Replicas: &replicas, Selector: selector, Template: tmpl},
+			Spec:       DeploymentSpec{Replicas: &replicas, Selector: selector, Template: tmpl},
 		}
 		if err := c.add("Deployment", name, d); err != nil {
 			return err
@@ -153,9 +147,9 @@ func (c *converter) restartWarning(s types.ServiceConfig, restart string) {
 }
 
 // podSpec is everything of a service that runs in its pods.
-func (c *converter) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
+func (c *converter) podSpec(s types.ServiceConfig) (PodSpec, error) {
 	name := c.names[s.Name]
-	ctr := corev1.Container{
+	ctr := Container{
 		Name:       name,
 		Image:      c.image(s),
 		WorkingDir: s.WorkingDir,
@@ -164,11 +158,11 @@ func (c *converter) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 	}
 	switch s.PullPolicy {
 	case types.PullPolicyAlways:
-		ctr.ImagePullPolicy = corev1.PullAlways
+		ctr.ImagePullPolicy = "Always"
 	case types.PullPolicyNever:
-		ctr.ImagePullPolicy = corev1.PullNever
+		ctr.ImagePullPolicy = "Never"
 	case types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyBuild:
-		ctr.ImagePullPolicy = corev1.PullIfNotPresent
+		ctr.ImagePullPolicy = "IfNotPresent"
 	case "":
 	default:
 		c.warn(s.Name, "pull_policy", "%q has no Kubernetes equivalent; the cluster's default applies", s.PullPolicy)
@@ -178,7 +172,7 @@ func (c *converter) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 	c.containerPorts(s, &ctr)
 	c.resources(s, &ctr)
 	c.probes(s, &ctr)
-	pod := corev1.PodSpec{}
+	pod := PodSpec{}
 	c.security(s, &ctr, &pod)
 	c.host(s, &pod)
 	if err := c.mounts(s, &pod, &ctr); err != nil {
@@ -192,7 +186,7 @@ func (c *converter) podSpec(s types.ServiceConfig) (corev1.PodSpec, error) {
 		secs := int64(math.Ceil(time.Duration(*s.StopGracePeriod).Seconds()))
 		pod.TerminationGracePeriodSeconds = &secs
 	}
-	pod.Containers = []corev1.Container{ctr}
+	pod.Containers = []Container{ctr}
 	return pod, nil
 }
 
@@ -237,7 +231,7 @@ func repositoryPath(ref string) string {
 // command: compose's entrypoint is Kubernetes' command, compose's command
 // its args. Kubernetes expands $(VAR) in both, compose does not: each $
 // that would start an expansion is escaped.
-func (c *converter) command(s types.ServiceConfig, ctr *corev1.Container) {
+func (c *converter) command(s types.ServiceConfig, ctr *Container) {
 	if s.Entrypoint != nil {
 		if len(s.Entrypoint) == 0 {
 			c.warn(s.Name, "entrypoint", "an empty entrypoint clears the image's; Kubernetes cannot say that, and the image's entrypoint runs")
@@ -281,7 +275,7 @@ func escapeExpansion(s string) string {
 
 // env is environment: with env_file's variables, which loading merged
 // into it. A variable without a value is unset in compose, and left out.
-func (c *converter) env(s types.ServiceConfig, ctr *corev1.Container) {
+func (c *converter) env(s types.ServiceConfig, ctr *Container) {
 	keys := make([]string, 0, len(s.Environment))
 	for k, v := range s.Environment {
 		if v != nil {
@@ -290,14 +284,14 @@ func (c *converter) env(s types.ServiceConfig, ctr *corev1.Container) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		ctr.Env = append(ctr.Env, corev1.EnvVar{Name: k, Value: escapeExpansion(*s.Environment[k])})
+		ctr.Env = append(ctr.Env, EnvVar{Name: k, Value: escapeExpansion(*s.Environment[k])})
 	}
 }
 
 // resources: limits from deploy.resources.limits or mem_limit and cpus,
 // requests from deploy.resources.reservations or mem_reservation.
-func (c *converter) resources(s types.ServiceConfig, ctr *corev1.Container) {
-	limits, requests := corev1.ResourceList{}, corev1.ResourceList{}
+func (c *converter) resources(s types.ServiceConfig, ctr *Container) {
+	limits, requests := map[string]string{}, map[string]string{}
 	mem, memReq := int64(s.MemLimit), int64(s.MemReservation)
 	cpus := float64(s.CPUS)
 	var reqCPUs float64
@@ -322,16 +316,19 @@ func (c *converter) resources(s types.ServiceConfig, ctr *corev1.Container) {
 		}
 	}
 	if mem > 0 {
-		limits[corev1.ResourceMemory] = *resource.NewQuantity(mem, resource.BinarySI)
+		limits["memory"] = binarySI(mem)
 	}
 	if memReq > 0 {
-		requests[corev1.ResourceMemory] = *resource.NewQuantity(memReq, resource.BinarySI)
+		requests["memory"] = binarySI(memReq)
 	}
 	if cpus > 0 {
-		limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(milliCPUs(cpus), resource.DecimalSI)
+		limits["cpu"] = milli(milliCPUs(cpus))
 	}
 	if reqCPUs > 0 {
-		requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(milliCPUs(reqCPUs), resource.DecimalSI)
+		requests["cpu"] = milli(milliCPUs(reqCPUs))
+	}
+	if len(limits) > 0 || len(requests) > 0 {
+		ctr.Resources = &ResourceRequirements{}
 	}
 	if len(limits) > 0 {
 		ctr.Resources.Limits = limits
@@ -361,7 +358,7 @@ func (c *converter) resourceWarnings(service, field string, r *types.Resource) {
 // healthy takes no traffic, and those waiting for it wait) and the
 // liveness probe; start_period becomes a startup probe. Kubernetes counts
 // whole seconds: shorter durations are rounded up.
-func (c *converter) probes(s types.ServiceConfig, ctr *corev1.Container) {
+func (c *converter) probes(s types.ServiceConfig, ctr *Container) {
 	hc := s.HealthCheck
 	if hc == nil || hc.Disable || len(hc.Test) == 0 {
 		return
@@ -388,9 +385,9 @@ func (c *converter) probes(s types.ServiceConfig, ctr *corev1.Container) {
 	if hc.Retries != nil {
 		retries = int32(max(1, min(*hc.Retries, math.MaxInt32)))
 	}
-	probe := func() *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}},
+	probe := func() *Probe {
+		return &Probe{
+			Exec:             &ExecAction{Command: cmd},
 			PeriodSeconds:    dur(hc.Interval, 30*time.Second),
 			TimeoutSeconds:   dur(hc.Timeout, 30*time.Second),
 			FailureThreshold: retries,
@@ -409,18 +406,18 @@ func (c *converter) probes(s types.ServiceConfig, ctr *corev1.Container) {
 
 // security: the container's capabilities, user, read-only root and
 // privileges; the pod's groups and sysctls.
-func (c *converter) security(s types.ServiceConfig, ctr *corev1.Container, pod *corev1.PodSpec) {
-	sc := &corev1.SecurityContext{}
+func (c *converter) security(s types.ServiceConfig, ctr *Container, pod *PodSpec) {
+	sc := &SecurityContext{}
 	set := false
-	caps := func(list []string) []corev1.Capability {
-		var out []corev1.Capability
+	caps := func(list []string) []string {
+		var out []string
 		for _, cp := range list {
-			out = append(out, corev1.Capability(strings.TrimPrefix(strings.ToUpper(cp), "CAP_")))
+			out = append(out, strings.TrimPrefix(strings.ToUpper(cp), "CAP_"))
 		}
 		return out
 	}
 	if len(s.CapAdd) > 0 || len(s.CapDrop) > 0 {
-		sc.Capabilities = &corev1.Capabilities{Add: caps(s.CapAdd), Drop: caps(s.CapDrop)}
+		sc.Capabilities = &Capabilities{Add: caps(s.CapAdd), Drop: caps(s.CapDrop)}
 		set = true
 	}
 	if s.ReadOnly {
@@ -450,7 +447,7 @@ func (c *converter) security(s types.ServiceConfig, ctr *corev1.Container, pod *
 	if set {
 		ctr.SecurityContext = sc
 	}
-	psc := &corev1.PodSecurityContext{}
+	psc := &PodSecurityContext{}
 	pset := false
 	for _, g := range s.GroupAdd {
 		if gid, ok := numericID(g, "root"); ok {
@@ -466,7 +463,7 @@ func (c *converter) security(s types.ServiceConfig, ctr *corev1.Container, pod *
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		psc.Sysctls = append(psc.Sysctls, corev1.Sysctl{Name: k, Value: s.Sysctls[k]})
+		psc.Sysctls = append(psc.Sysctls, Sysctl{Name: k, Value: s.Sysctls[k]})
 		pset = true
 	}
 	if pset {
@@ -486,7 +483,7 @@ func numericID(s, zero string) (int64, bool) {
 
 // host: the pod's hostname, /etc/hosts, DNS, namespaces shared with the
 // node, and the node's platform.
-func (c *converter) host(s types.ServiceConfig, pod *corev1.PodSpec) {
+func (c *converter) host(s types.ServiceConfig, pod *PodSpec) {
 	if s.Hostname != "" {
 		first, _, dotted := strings.Cut(s.Hostname, ".")
 		if isDNSLabel(first) {
@@ -516,13 +513,13 @@ func (c *converter) host(s types.ServiceConfig, pod *corev1.PodSpec) {
 	for _, ip := range ips {
 		hosts := byIP[ip]
 		sort.Strings(hosts)
-		pod.HostAliases = append(pod.HostAliases, corev1.HostAlias{IP: ip, Hostnames: hosts})
+		pod.HostAliases = append(pod.HostAliases, HostAlias{IP: ip, Hostnames: hosts})
 	}
 	if len(s.DNS) > 0 || len(s.DNSSearch) > 0 || len(s.DNSOpts) > 0 {
-		dc := &corev1.PodDNSConfig{Nameservers: s.DNS, Searches: s.DNSSearch}
+		dc := &PodDNSConfig{Nameservers: s.DNS, Searches: s.DNSSearch}
 		for _, o := range s.DNSOpts {
 			name, value, ok := strings.Cut(o, ":")
-			opt := corev1.PodDNSConfigOption{Name: name}
+			opt := PodDNSConfigOption{Name: name}
 			if ok {
 				opt.Value = ptr(value)
 			}
@@ -533,7 +530,7 @@ func (c *converter) host(s types.ServiceConfig, pod *corev1.PodSpec) {
 	switch {
 	case s.NetworkMode == "host":
 		pod.HostNetwork = true
-		pod.DNSPolicy = corev1.DNSClusterFirstWithHostNet
+		pod.DNSPolicy = "ClusterFirstWithHostNet"
 	case s.NetworkMode == "" || s.NetworkMode == "bridge" || s.NetworkMode == "default":
 	default:
 		c.warn(s.Name, "network_mode", "%q has no Kubernetes equivalent: the pod has a network of its own", s.NetworkMode)
@@ -581,8 +578,8 @@ func (c *converter) annotations(s types.ServiceConfig) map[string]string {
 func (c *converter) annotationsOf(service, field string, kv map[string]string) map[string]string {
 	var out map[string]string
 	for _, k := range sortedKeys(kv) {
-		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			c.warn(service, field, "%q is not a valid annotation key (%s); left out", k, strings.Join(errs, "; "))
+		if err := qualifiedName(k); err != nil {
+			c.warn(service, field, "%q is not a valid annotation key (%v); left out", k, err)
 			continue
 		}
 		if out == nil {

@@ -2,63 +2,28 @@ package kube
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v4"
 )
 
-// YAML is the object as kubectl reads it, keys in order, without the
-// empty status and defaults that the API types write and a manifest does
-// not need.
+// YAML is the object as kubectl reads it.
 func (o Object) YAML() ([]byte, error) {
-	b, err := json.Marshal(o.Object)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(o.Object); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
 	}
-	delete(m, "status")
-	prune(m)
-	out, err := yaml.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
-	}
-	return out, nil
-}
-
-// emptyMeaningless are the fields an empty value of which means nothing;
-// elsewhere an empty object can mean something (emptyDir: {}).
-var emptyMeaningless = map[string]bool{
-	"creationTimestamp": true, "resources": true, "strategy": true, "updateStrategy": true,
-	"metadata": true,
-}
-
-func prune(v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, val := range t {
-			prune(val)
-			if !emptyMeaningless[k] {
-				continue
-			}
-			if val == nil {
-				delete(t, k)
-			} else if mv, ok := val.(map[string]any); ok && len(mv) == 0 {
-				delete(t, k)
-			}
-		}
-	case []any:
-		for _, e := range t {
-			prune(e)
-		}
-	}
+	return buf.Bytes(), nil
 }
 
 // WriteStream writes every object to w, as one YAML stream.
