@@ -156,13 +156,16 @@ func TestOptionsAndSizesAreChecked(t *testing.T) {
 	if _, err := inline(t, bad, map[string]string{}, project.KubernetesOptions{}); err == nil || !strings.Contains(err.Error(), "x-berth-size") {
 		t.Errorf("x-berth-size: a lot: %v", err)
 	}
-	x, err := inline(t, compose, map[string]string{}, project.KubernetesOptions{Options: kube.Options{VolumeSize: "3Gi"}})
+	x, err := inline(t, strings.Replace(compose, "    volumes:", "    ports: [\"30432:5432\"]\n    volumes:", 1), map[string]string{}, project.KubernetesOptions{Options: kube.Options{VolumeSize: "3Gi", ServiceType: "loadbalancer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pvc := find[*kube.PersistentVolumeClaim](t, x, "PersistentVolumeClaim", "data")
 	if q := pvc.Spec.Resources.Requests["storage"]; q != "3Gi" {
 		t.Errorf("claim size %s, want the --volume-size 3Gi", q)
+	}
+	if svc := find[*kube.Service](t, x, "Service", "db-published"); svc.Spec.Type != kube.LoadBalancer || svc.Spec.Ports[0].NodePort != 0 {
+		t.Errorf("--service-type loadbalancer: %+v", svc.Spec)
 	}
 	if _, err := inline(t, compose, map[string]string{}, project.KubernetesOptions{Push: true}); !errors.Is(err, project.ErrNoRegistry) {
 		t.Errorf("--push without --registry: %v", err)

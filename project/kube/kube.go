@@ -160,10 +160,12 @@ type converter struct {
 // options or the project that leaves nothing sensible to write; what
 // Kubernetes cannot express is a Warning.
 func Convert(p *types.Project, opts Options) (*Export, error) {
-	if opts.ServiceType == "" {
+	switch {
+	case opts.ServiceType == "" || strings.EqualFold(opts.ServiceType, NodePort):
 		opts.ServiceType = NodePort
-	}
-	if opts.ServiceType != NodePort && opts.ServiceType != LoadBalancer {
+	case strings.EqualFold(opts.ServiceType, LoadBalancer):
+		opts.ServiceType = LoadBalancer
+	default:
 		return nil, fmt.Errorf("service type %q: want %s or %s", opts.ServiceType, NodePort, LoadBalancer)
 	}
 	if opts.VolumeSize == "" {
