@@ -13,6 +13,15 @@
 // What it does not do is what a cluster does beyond the object: admission
 // (quotas, limit ranges, the default storage class, pod security),
 // allocating cluster IPs and node ports, authorization.
+//
+// A real kube-apiserver with server-side dry run can be had here too: built
+// from the module proxy (4.5 minutes more on top of this package's build,
+// a 171 MB binary) over Debian's etcd-server 3.4, it is ready in a few
+// seconds, and it accepted every golden export (dryRun=All,
+// fieldValidation=Strict). It was not made the test: it checks nothing
+// more of the manifests than this code does, which is the code it runs,
+// and it would add an etcd, certificates, ports and processes to every CI
+// run, while this returns the stored objects for tests to look into.
 package apicheck
 
 import (
