@@ -24,7 +24,7 @@ DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc c
 # of, and curl to show the stack answering.
 DEMO_PACKAGES := busybox-static gcc libc6-dev libseccomp-dev pkg-config curl
 
-.PHONY: all build test unit fuzz acceptance deps demo-deps demo demo-down bench clean vet lint
+.PHONY: all build test unit kube fuzz acceptance deps demo-deps demo demo-down bench clean vet lint
 
 all: build
 
@@ -48,6 +48,7 @@ deps demo-deps:
 
 vet:
 	$(GO) vet -tags "$(TAGS)" ./...
+	cd project/kube/apicheck && $(GO) vet -mod=mod ./...
 
 # lint runs golangci-lint with .golangci.yml: DESIGN's import rules
 # (depguard), nothing below cmd/berth printing, exiting or reading os.Args,
@@ -61,9 +62,10 @@ lint:
 		{ echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
 	$(GOLANGCI_LINT) run ./...
 
-# test runs the linters, the unit tests (depcheck_test.go among them), a
+# test runs the linters, the unit tests (depcheck_test.go among them), the
+# Kubernetes API server's validation of what export kubernetes writes, a
 # bounded fuzzing run and the root acceptance tests.
-test: deps build vet lint unit fuzz acceptance
+test: deps build vet lint unit kube fuzz acceptance
 
 # unit runs the unit tests with the race detector: up starts levels and
 # containers in parallel, and the hosts files are rewritten from several
@@ -71,6 +73,15 @@ test: deps build vet lint unit fuzz acceptance
 unit:
 	@mkdir -p bin
 	CGO_ENABLED=1 $(GO) test -race $(TESTFLAGS) -count=1 -timeout 15m -v $$($(GO) list ./... | grep -v -e /acceptance -e /bench) 2>&1 | tee bin/unit.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go' | grep -v '^=== RUN'; exit $${PIPESTATUS[0]}
+
+# kube checks the manifests of every sample, from the library and from the
+# binary, with the Kubernetes API server's own validation code. It is a
+# module of its own (project/kube/apicheck), so that k8s.io/kubernetes is
+# a dependency of this test only; its first build takes minutes. -mod=mod
+# lets it follow what berth's own go.mod gains meanwhile.
+kube: build
+	@mkdir -p bin
+	cd project/kube/apicheck && BERTH_BINARY=$(CURDIR)/$(BIN) $(GO) test -mod=mod -count=1 -timeout 20m -v ./... 2>&1 | tee $(CURDIR)/bin/kube.log | grep -E '^(--- |PASS|FAIL|ok|panic)|^\s+\S+_test.go'; exit $${PIPESTATUS[0]}
 
 # fuzz runs each fuzz target for FUZZTIME: the image archive loaders and
 # the layer unpacker, from seeds that include every hostile archive and layer

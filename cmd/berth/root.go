@@ -45,7 +45,7 @@ func envOr(key, def string) string {
 // withoutStore are the commands that work without berth's root and state
 // directories, and so without root privileges.
 var withoutStore = map[string]bool{
-	"completion": true, "config": true, "help": true, "init": true, "login": true, "logout": true, "version": true,
+	"completion": true, "config": true, "export": true, "help": true, "init": true, "login": true, "logout": true, "version": true,
 	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true,
 }
 
