@@ -22,6 +22,11 @@ func (e *Engine) Start(ctx context.Context, p *Project, opts StartOptions) error
 		return err
 	}
 	defer unlock()
+	return e.start(ctx, p, opts)
+}
+
+// start is Start under the project's lock.
+func (e *Engine) start(ctx context.Context, p *Project, opts StartOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err

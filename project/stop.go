@@ -20,6 +20,11 @@ func (e *Engine) Stop(ctx context.Context, p *Project, opts StopOptions) error {
 		return err
 	}
 	defer unlock()
+	return e.stop(ctx, p, opts)
+}
+
+// stop is Stop under the project's lock.
+func (e *Engine) stop(ctx context.Context, p *Project, opts StopOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err
