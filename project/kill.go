@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"slices"
 	"syscall"
 
 	"github.com/berthdev/berth/runtime"
@@ -12,7 +13,12 @@ import (
 type KillOptions struct {
 	Services []string
 	Signal   syscall.Signal
-	Events   Events
+	// RemoveOrphans also signals the containers of services that are no
+	// longer in the compose file, which Kill otherwise leaves alone, as
+	// docker compose's kill --remove-orphans does (it signals them; it
+	// does not remove them).
+	RemoveOrphans bool
+	Events        Events
 }
 
 // Kill sends a signal to the project's running containers.
@@ -20,6 +26,11 @@ func (e *Engine) Kill(ctx context.Context, p *Project, opts KillOptions) error {
 	running, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services, States: []runtime.Status{runtime.StatusRunning, runtime.StatusPaused}})
 	if err != nil {
 		return err
+	}
+	if !opts.RemoveOrphans && len(p.Services) > 0 {
+		// Without the compose file (-p NAME alone) every container is
+		// the project's.
+		running = slices.DeleteFunc(running, func(c container) bool { _, ok := p.Services[c.Service]; return !ok })
 	}
 	if opts.Signal == 0 {
 		opts.Signal = syscall.SIGKILL

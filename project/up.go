@@ -26,7 +26,11 @@ type UpOptions struct {
 	Wait             bool
 	WaitTimeout      time.Duration
 	Timeout          *time.Duration
-	Events           Events
+	// AlwaysRecreateDeps recreates the containers of the services that
+	// the named ones depend on, changed or not, as the named ones are
+	// with ForceRecreate (--always-recreate-deps).
+	AlwaysRecreateDeps bool
+	Events             Events
 }
 
 // Up reconciles the project into running containers: images, networks and

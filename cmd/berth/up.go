@@ -51,7 +51,10 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 					return usageError{fmt.Sprintf("--exit-code-from: no service %q", exitCodeFrom)}
 				}
 			}
-			_ = alwaysRecreateDeps
+			if alwaysRecreateDeps && opts.NoRecreate {
+				return usageError{"--always-recreate-deps and --no-recreate cannot be used together"}
+			}
+			opts.AlwaysRecreateDeps = alwaysRecreateDeps
 			if watch && detach {
 				return usageError{"--watch needs an attached up (without -d or --wait)"}
 			}
@@ -80,7 +83,7 @@ func newUpCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.NoDeps, "no-deps", false, "don't start linked services")
 	f.BoolVar(&opts.ForceRecreate, "force-recreate", false, "recreate containers even if nothing changed")
 	f.BoolVar(&opts.NoRecreate, "no-recreate", false, "don't recreate containers that exist")
-	f.BoolVar(&alwaysRecreateDeps, "always-recreate-deps", false, "recreate dependent containers")
+	f.BoolVar(&alwaysRecreateDeps, "always-recreate-deps", false, "recreate the containers of the named services' dependencies, changed or not")
 	f.BoolVar(&opts.RemoveOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
 	f.BoolVarP(&opts.RenewAnonVolumes, "renew-anon-volumes", "V", false, "recreate anonymous volumes instead of reusing the previous containers' data")
 	f.StringArrayVar(&scale, "scale", nil, "scale SERVICE to NUM instances (SERVICE=NUM)")

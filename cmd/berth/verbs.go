@@ -190,10 +190,10 @@ func newKillCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.Kill(cmd.Context(), p, project.KillOptions{Services: args, Signal: s, Events: ev})
+			return e.Kill(cmd.Context(), p, project.KillOptions{Services: args, Signal: s, RemoveOrphans: removeOrphans, Events: ev})
 		})
 	cmd.Flags().StringVarP(&sig, "signal", "s", "SIGKILL", "signal to send")
-	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "accepted for compatibility")
+	cmd.Flags().BoolVar(&removeOrphans, "remove-orphans", false, "also signal the containers of services no longer in the compose file (as docker compose, it does not remove them)")
 	return cmd
 }
 
