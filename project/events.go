@@ -43,7 +43,7 @@ func (e *Engine) Events(ctx context.Context, p *Project, opts EventsOptions) err
 		ctx, cancel = context.WithDeadline(ctx, opts.Until)
 		defer cancel()
 	}
-	return e.Runtime.FollowEvents(ctx, runtime.FollowOptions{Replay: !opts.Since.IsZero()}, func(ev runtime.Event) error {
+	return e.runtime.FollowEvents(ctx, runtime.FollowOptions{Replay: !opts.Since.IsZero()}, func(ev runtime.Event) error {
 		a := ev.Attributes
 		if a[LabelProject] != p.Name || a[LabelOneoff] == "True" {
 			return nil

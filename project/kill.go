@@ -9,6 +9,9 @@ import (
 	"github.com/berthdev/berth/runtime"
 )
 
+// ParseSignal reads a signal's name (SIGHUP, HUP) or number.
+func ParseSignal(name string) (syscall.Signal, error) { return runtime.ParseSignal(name) }
+
 // KillOptions are `berth kill`'s.
 type KillOptions struct {
 	Services []string
@@ -39,7 +42,7 @@ func (e *Engine) Kill(ctx context.Context, p *Project, opts KillOptions) error {
 		return fmt.Errorf("%w: no running containers to kill", ErrNoContainers)
 	}
 	return each(running, func(c container) error {
-		if err := e.Runtime.Kill(ctx, c.ID, opts.Signal); err != nil {
+		if err := e.runtime.Kill(ctx, c.ID, opts.Signal); err != nil {
 			return err
 		}
 		opts.Events.emit(containerResource(c.Name), "Killed")

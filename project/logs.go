@@ -10,6 +10,9 @@ import (
 	"github.com/berthdev/berth/runtime"
 )
 
+// LogLine is a line of a container's output.
+type LogLine = runtime.LogLine
+
 // LogsOptions are `berth logs`'s.
 type LogsOptions struct {
 	Services []string
@@ -19,7 +22,7 @@ type LogsOptions struct {
 	Until    time.Time
 	Index    int
 	// Line is called for each line, never concurrently.
-	Line func(container string, l runtime.LogLine)
+	Line func(container string, l LogLine)
 }
 
 // Logs prints the project's container logs; with Follow it keeps going
@@ -58,7 +61,7 @@ func (e *Engine) followLogs(ctx context.Context, cs []container, opts LogsOption
 		go func() {
 			defer wg.Done()
 			name := LogName(c.Info)
-			errs[i] = e.Runtime.Logs(ctx, c.ID, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Since: opts.Since, Until: opts.Until},
+			errs[i] = e.runtime.Logs(ctx, c.ID, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Since: opts.Since, Until: opts.Until},
 				func(l runtime.LogLine) error { return line(name, l) })
 		}()
 	}

@@ -70,7 +70,7 @@ func (e *Engine) startContainer(ctx context.Context, c container, ev Events) err
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
 	}
-	if err := e.Runtime.Start(ctx, c.ID); err != nil {
+	if err := e.runtime.Start(ctx, c.ID); err != nil {
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return fmt.Errorf("starting %s: %w", c.Name, err)
 	}
@@ -86,7 +86,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, c container) error {
 	if c.Spec.Network != runtime.NetworkPath {
 		return nil
 	}
-	return e.Links.Restore(ctx, c.Labels[LabelProject], c.Spec.NetNS)
+	return e.links.Restore(ctx, c.Labels[LabelProject], c.Spec.NetNS)
 }
 
 // replaceMonitor gives a running container whose monitor was killed a new
@@ -94,7 +94,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, c container) error {
 // reports false (and no error) when the container turned out to have
 // exited in the meantime.
 func (e *Engine) replaceMonitor(ctx context.Context, c container, ev Events) (bool, error) {
-	lost, err := e.Runtime.Adopt(ctx, c.ID)
+	lost, err := e.runtime.Adopt(ctx, c.ID)
 	if errors.Is(err, runtime.ErrNotRunning) {
 		return false, nil
 	}

@@ -40,7 +40,7 @@ func (e *Engine) stopInOrder(ctx context.Context, p *Project, cs []container, ti
 				return nil
 			}
 			ev.emit(containerResource(c.Name), "Stopping")
-			if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
+			if err := e.runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
 				ev.emit(containerResource(c.Name), "Error: "+err.Error())
 				return err
 			}

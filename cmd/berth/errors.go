@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/berthdev/berth/project"
 	"github.com/spf13/cobra"
 )
 
@@ -45,6 +46,10 @@ func exitCode(stderr io.Writer, err error) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
+	}
+	var pe *project.ExitError
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
