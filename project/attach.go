@@ -67,7 +67,8 @@ func (a *AttachOptions) check(p *Project, services []string) error {
 // It ends when ctx ends (the caller's Ctrl-C), when a container stops for
 // good with AbortOnExit, when none of the services' containers runs any
 // more, when they are all removed (a down from elsewhere), or when the
-// watch fails. Then it stops the services' containers.
+// watch fails. Then it stops the services' containers, and returns
+// ctx's error when ctx ended.
 func (e *Engine) attach(ctx context.Context, p *Project, services []string, a AttachOptions, timeout *time.Duration, ev Events) error {
 	// The stop and what follows it must run after ctx has ended.
 	bg := context.WithoutCancel(ctx)
@@ -180,7 +181,7 @@ func (e *Engine) attach(ctx context.Context, p *Project, services []string, a At
 	case failed != nil:
 		return failed
 	case interrupted:
-		return nil
+		return ctx.Err()
 	case a.ExitCodeFrom != "":
 		return e.exitCodeFrom(bg, p, a.ExitCodeFrom)
 	}

@@ -25,14 +25,18 @@ type LogsOptions struct {
 	Line func(container string, l LogLine)
 }
 
-// Logs prints the project's container logs; with Follow it keeps going
-// until ctx ends or every container has stopped.
+// Logs passes on the project's container logs; with Follow it keeps going
+// until ctx ends or every container has stopped. It returns ctx's error
+// when ctx ended it (Ctrl-C).
 func (e *Engine) Logs(ctx context.Context, p *Project, opts LogsOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services, Number: opts.Index})
 	if err != nil {
 		return err
 	}
-	return e.followLogs(ctx, cs, opts)
+	if err := e.followLogs(ctx, cs, opts); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // LogName is the prefix compose prints before a container's lines: its

@@ -41,7 +41,8 @@ type UpOptions struct {
 // order, independent services in parallel.
 //
 // With Attach, Up then follows the stack until it stops, and stops it;
-// it returns an *ExitError for the exit code of Attach.ExitCodeFrom.
+// it returns ctx's error when ctx ended the stack (Ctrl-C), and an
+// *ExitError for the exit code of Attach.ExitCodeFrom.
 func (e *Engine) Up(ctx context.Context, p *Project, opts UpOptions) error {
 	attach := opts.Attach != nil && !opts.NoStart
 	if attach {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -101,7 +102,28 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 		root.AddCommand(mk(g))
 	}
 	arrangeHelp(root)
+	usageArgs(root)
 	return root, g
+}
+
+// usageArgs makes a wrong number of arguments a usage error, as a wrong
+// flag is (flagError).
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{fmt.Sprintf("%v\nSee '%s --help'.", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // logLevels are the values of --log-level, as docker's, from the most
