@@ -22,7 +22,9 @@
 //	acceptance     black-box tests of the built binary, as root.
 //	bench          benchmarks and their recorded results.
 //
-// cmd and berthtest import project; project joins runtime, links, volumes,
-// watch and templates, which never import each other. Only cmd/berth talks
-// to the terminal.
+// cmd and berthtest import project (and, for the store-only image and volume commands,
+// runtime/image and volumes); project joins runtime, links, volumes, watch
+// and templates, which never import each other. Each command of cmd/berth
+// parses its flags, calls one method and prints; only cmd/berth talks to
+// the terminal. depcheck_test.go and .golangci.yml keep it so.
 package berth

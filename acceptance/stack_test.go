@@ -2,6 +2,7 @@ package acceptance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -381,7 +382,12 @@ func TestAttachedUpStopsOnInterrupt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// Ctrl-C cancelled the command: 130, as docker compose's up.
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("attached up after Ctrl-C: %v, want exit status 130", err)
+		}
 	case <-time.After(20 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("attached up did not stop on Ctrl-C")

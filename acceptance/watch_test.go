@@ -2,6 +2,7 @@ package acceptance
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,14 +89,20 @@ func (b *bgBerth) waitOutput(s string, count int, d time.Duration) {
 	}
 }
 
-// interrupt sends Ctrl-C's SIGINT and waits for berth to exit.
+// interrupt sends Ctrl-C's SIGINT and waits for berth to exit. A command
+// that Ctrl-C ended exits 130, as docker compose's do; interrupt reports
+// any other ending as an error.
 func (b *bgBerth) interrupt() error {
 	b.t.Helper()
 	b.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-b.done:
 		b.done <- err
-		return err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == 130 {
+			return nil
+		}
+		return fmt.Errorf("exit %v after Ctrl-C, want exit status 130", err)
 	case <-time.After(60 * time.Second):
 		b.t.Fatalf("berth did not exit within 60 s of SIGINT:\n%s", b.out.String())
 	}

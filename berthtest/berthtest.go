@@ -159,14 +159,9 @@ func openEngine(root, state string) (*project.Engine, error) {
 			return nil, err
 		}
 	}
-	e, err := project.NewEngine(root, state)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.LoadRegistryConfig(); err != nil {
-		return nil, err
-	}
-	return e, nil
+	// NewEngine reads the registry configuration too, as the berth
+	// command does.
+	return project.NewEngine(root, state)
 }
 
 func envOr(key, def string) string {

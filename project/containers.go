@@ -64,7 +64,7 @@ type containerQuery struct {
 // before its one-off containers, then by number and name. It is how every
 // verb finds the containers it acts on.
 func (e *Engine) containers(ctx context.Context, project string, q containerQuery) ([]container, error) {
-	infos, err := e.Runtime.List(ctx)
+	infos, err := e.runtime.List(ctx)
 	if err != nil {
 		return nil, err
 	}

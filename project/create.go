@@ -89,7 +89,7 @@ func (e *Engine) createContainer(ctx context.Context, p *Project, service string
 	// Its network namespace, volume references and anonymous volumes
 	// exist, the container does not yet.
 	failpoint.Kill("create-before-container")
-	info, err := e.Runtime.Create(ctx, spec)
+	info, err := e.runtime.Create(ctx, spec)
 	if err != nil {
 		e.detachNetwork(ctx, p.Name, spec.ID)
 		e.releaseVolumes(spec.ID)
@@ -105,10 +105,10 @@ func (e *Engine) finishRecreate(ctx context.Context, p *Project, c container) (c
 	if c.Name == want {
 		return c, nil
 	}
-	if err := e.Runtime.Rename(ctx, c.ID, want); err != nil {
+	if err := e.runtime.Rename(ctx, c.ID, want); err != nil {
 		return c, err
 	}
-	info, err := e.Runtime.Inspect(ctx, c.ID)
+	info, err := e.runtime.Inspect(ctx, c.ID)
 	if err != nil {
 		return c, err
 	}

@@ -19,13 +19,18 @@
 //
 // # Carrying out a verb
 //
-// An Engine (engine.go) holds the stores of one berth root. Each verb has
-// its file, named for it: up, down, run, exec, logs, ps, images, pull,
-// push, stop, start, restart, kill, pause, wait, rm, events. A verb that
-// changes a project holds its lock file (lock.go) throughout. It finds the
-// containers it acts on with one query of what the runtime reports
-// (containers.go), orders services by their dependencies (graph.go), and
-// reports what it does to each resource through Events.
+// An Engine (engine.go) holds the stores of one berth root, the builder
+// included (build.go), and its methods are the verbs. Each verb has its
+// file, named for it: up (and attach, an attached up following the stack
+// by the runtime's events), down, run, exec, logs, ps, top, port, ls,
+// images, build, pull, push, stop, start, restart, kill, pause, wait, rm,
+// cp, events, watch, init. A verb that changes a project holds its lock
+// file (lock.go) throughout. It finds the containers it acts on with one
+// query of what the runtime reports (containers.go), orders services by
+// their dependencies (graph.go), and reports what it does to each
+// resource through Events. Sentinel errors (errors.go) tell the caller
+// what went wrong where it branches on it: cmd/berth picks exit codes by
+// them.
 //
 // up is a plan: reconcile (plan.go) compares the wanted services (config
 // hash, image, scale) with the observed containers and says, per service,

@@ -1,35 +1,39 @@
 package project
 
 import (
-	"context"
 	"errors"
+	"io"
 	"sync"
 
 	"github.com/berthdev/berth/links"
 	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/runtime/image"
 	"github.com/berthdev/berth/volumes"
-	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // Engine carries out the verbs on one berth root: it joins the runtime,
-// the image store, the networks and the volumes.
+// the image store, the builder, the networks and the volumes. Its methods
+// are the verbs; how it joins them is its own business.
 type Engine struct {
-	Runtime *runtime.Runtime
-	Images  *image.Store
-	Links   *links.Manager
-	Volumes *volumes.Store
-	// RegistryConfig has the registry mirrors and insecure registries.
-	RegistryConfig image.Config
-	// Build builds a service's image and names it ref; nil when the
-	// caller has no builder.
-	Build func(ctx context.Context, p *Project, s types.ServiceConfig, ref string) (*image.Image, error)
+	runtime *runtime.Runtime
+	images  *image.Store
+	links   *links.Manager
+	volumes *volumes.Store
+	// registryConfig has the registry mirrors and insecure registries.
+	registryConfig image.Config
+
+	// BuildOutput receives what the builder prints when a verb builds a
+	// service's image on the way (up, create, run, watch), each line
+	// prefixed with the service's name; nil discards it. `berth build`
+	// says where its own output goes (BuildOptions.Output).
+	BuildOutput io.Writer
 
 	hosts hostsRefresh
 }
 
 // NewEngine opens the runtime, image store, networks and volumes of a
-// berth root.
+// berth root, and reads the registry configuration (mirrors, insecure
+// registries) from image.ConfigPath.
 func NewEngine(root, state string) (*Engine, error) {
 	rt, err := runtime.Open(root, state)
 	if err != nil {
@@ -49,7 +53,11 @@ func NewEngine(root, state string) (*Engine, error) {
 		return nil, err
 	}
 	v.TrackContainers(rt.Exists)
-	return &Engine{Runtime: rt, Images: imgs, Links: l, Volumes: v}, nil
+	cfg, err := image.LoadConfig(image.ConfigPath())
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{runtime: rt, images: imgs, links: l, volumes: v, registryConfig: cfg}, nil
 }
 
 // OpenVolumes opens the volumes of a berth root for the volume commands,

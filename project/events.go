@@ -36,14 +36,23 @@ type EventsOptions struct {
 
 // Events calls opts.Consumer with each event of the project's service
 // containers (one-off containers left out, as compose does) as the
-// runtime records it, until ctx ends or the consumer fails.
+// runtime records it, until opts.Until, until ctx ends (then it returns
+// ctx's error), or until the consumer fails.
 func (e *Engine) Events(ctx context.Context, p *Project, opts EventsOptions) error {
+	follow := ctx
 	if !opts.Until.IsZero() {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, opts.Until)
+		follow, cancel = context.WithDeadline(ctx, opts.Until)
 		defer cancel()
 	}
-	return e.Runtime.FollowEvents(ctx, !opts.Since.IsZero(), func(ev runtime.Event) error {
+	if err := e.followEvents(follow, p, opts); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+func (e *Engine) followEvents(ctx context.Context, p *Project, opts EventsOptions) error {
+	return e.runtime.FollowEvents(ctx, runtime.FollowOptions{Replay: !opts.Since.IsZero()}, func(ev runtime.Event) error {
 		a := ev.Attributes
 		if a[LabelProject] != p.Name || a[LabelOneoff] == "True" {
 			return nil

@@ -7,6 +7,14 @@ import (
 	"github.com/berthdev/berth/runtime"
 )
 
+// Stdio connects the process of `berth run` or `berth exec` to the
+// caller: its streams, its terminal's size and resizes, and the signals to
+// forward to it.
+type Stdio = runtime.Stdio
+
+// WinSize is a terminal's size.
+type WinSize = runtime.WinSize
+
 // ExecOptions are `berth exec`'s.
 type ExecOptions struct {
 	Service    string
@@ -18,7 +26,7 @@ type ExecOptions struct {
 	Tty        bool
 	Privileged bool
 	Detach     bool
-	Stdio      runtime.Stdio
+	Stdio      Stdio
 }
 
 // Exec runs a command in a running container of a service and returns its
@@ -31,7 +39,7 @@ func (e *Engine) Exec(ctx context.Context, p *Project, opts ExecOptions) (int, e
 	if c.Status != runtime.StatusRunning {
 		return -1, fmt.Errorf("%w: %s is %s", runtime.ErrNotRunning, c.Name, c.Status)
 	}
-	return e.Runtime.Exec(ctx, c.ID, runtime.ExecSpec{
+	return e.runtime.Exec(ctx, c.ID, runtime.ExecSpec{
 		Args: opts.Command, Env: opts.Env, User: opts.User, Cwd: opts.Workdir,
 		Tty: opts.Tty, Privileged: opts.Privileged, Detach: opts.Detach,
 	}, opts.Stdio)

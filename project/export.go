@@ -59,13 +59,10 @@ func ExportKubernetes(ctx context.Context, p *Project, e *Engine, opts Kubernete
 func (e *Engine) pushForExport(ctx context.Context, p *Project, images []kube.Image, ev Events) error {
 	for _, img := range images {
 		s := p.Services[img.Service]
-		_, err := e.Images.Get(ctx, img.Local)
+		_, err := e.images.Get(ctx, img.Local)
 		if errors.Is(err, image.ErrNotFound) {
-			if e.Build == nil {
-				return fmt.Errorf("service %q: building images is not available", img.Service)
-			}
 			ev.emit("Image "+img.Local, "Building")
-			_, err = e.Build(ctx, p, s, img.Local)
+			_, err = e.buildService(ctx, s, img.Local)
 			if err != nil {
 				ev.emit("Image "+img.Local, "Error")
 				return fmt.Errorf("service %q: building %s: %w", img.Service, img.Local, err)
@@ -76,7 +73,7 @@ func (e *Engine) pushForExport(ctx context.Context, p *Project, images []kube.Im
 			return fmt.Errorf("service %q: %w", img.Service, err)
 		}
 		ev.emit("Image "+img.Remote, "Pushing")
-		if err := e.Images.Push(ctx, img.Local, img.Remote, image.PushOptions{Config: e.RegistryConfig}); err != nil {
+		if err := e.images.Push(ctx, img.Local, img.Remote, image.PushOptions{Config: e.registryConfig}); err != nil {
 			ev.emit("Image "+img.Remote, "Error")
 			return fmt.Errorf("service %q: %w", img.Service, err)
 		}

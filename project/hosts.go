@@ -65,7 +65,7 @@ func (e *Engine) refreshHosts(project string) error {
 // writeHosts writes every container's hosts file and name server table
 // from the project's sandboxes.
 func (e *Engine) writeHosts(project string) error {
-	all, err := e.Links.Sandboxes(project)
+	all, err := e.links.Sandboxes(project)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (e *Engine) writeHosts(project string) error {
 func (e *Engine) refreshOwnHosts(project, id string) error {
 	e.hosts.run.Lock()
 	defer e.hosts.run.Unlock()
-	all, err := e.Links.Sandboxes(project)
+	all, err := e.links.Sandboxes(project)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (e *Engine) refreshOwnHosts(project, id string) error {
 }
 
 func (e *Engine) writeHostsOf(project string, sb *links.Sandbox, all []*links.Sandbox) error {
-	path := filepath.Join(e.Runtime.Root(), "projects", project, "etc", sb.ContainerID, "hosts")
+	path := filepath.Join(e.runtime.Root(), "projects", project, "etc", sb.ContainerID, "hosts")
 	if _, err := os.Stat(path); err != nil {
 		return nil
 	}

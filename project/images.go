@@ -24,8 +24,10 @@ type imageOptions struct {
 	Events  Events
 }
 
-// imageName is the name a service's image has in the store: image:, or
+// ImageName is the name a service's image has in the store: image:, or
 // <project>-<service> for a build without one, as compose names it.
+func ImageName(p *Project, s types.ServiceConfig) string { return imageName(p, s) }
+
 func imageName(p *Project, s types.ServiceConfig) string {
 	if s.Image != "" {
 		return s.Image
@@ -44,7 +46,7 @@ func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string
 			continue
 		}
 		ref := imageName(p, s)
-		img, err := e.Images.Get(ctx, ref)
+		img, err := e.images.Get(ctx, ref)
 		missing := errors.Is(err, image.ErrNotFound)
 		if err != nil && !missing {
 			return nil, err
@@ -57,18 +59,15 @@ func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string
 		pull := !build && (policy == types.PullPolicyAlways || (missing && policy != types.PullPolicyNever))
 		switch {
 		case build:
-			if e.Build == nil {
-				return nil, fmt.Errorf("service %q: building images is not available", name)
-			}
 			opts.Events.emit("Image "+ref, "Building")
-			if img, err = e.Build(ctx, p, s, ref); err != nil {
+			if img, err = e.buildService(ctx, s, ref); err != nil {
 				opts.Events.emit("Image "+ref, "Error: "+err.Error())
 				return nil, fmt.Errorf("service %q: building %s: %w", name, ref, err)
 			}
 			opts.Events.emit("Image "+ref, "Built")
 		case pull:
 			opts.Events.emit("Image "+ref, "Pulling")
-			if img, err = e.Images.Pull(ctx, ref, image.PullOptions{Config: e.RegistryConfig}); err != nil {
+			if img, err = e.images.Pull(ctx, ref, image.PullOptions{Config: e.registryConfig}); err != nil {
 				opts.Events.emit("Image "+ref, "Error")
 				return nil, fmt.Errorf("service %q: %w", name, err)
 			}
@@ -76,7 +75,7 @@ func (e *Engine) ensureImages(ctx context.Context, p *Project, services []string
 		case missing:
 			return nil, fmt.Errorf("service %q: image %s is not in the store and pull_policy is never: %w", name, ref, image.ErrNotFound)
 		}
-		layers, err := e.Images.Snapshots(ctx, img)
+		layers, err := e.images.Snapshots(ctx, img)
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +99,7 @@ func (e *Engine) removeImages(ctx context.Context, p *Project, mode string, ev E
 			continue
 		}
 		seen[ref] = true
-		if _, err := e.Images.Remove(ctx, ref, image.RemoveOptions{}); err != nil && !errors.Is(err, image.ErrNotFound) {
+		if _, err := e.images.Remove(ctx, ref, image.RemoveOptions{}); err != nil && !errors.Is(err, image.ErrNotFound) {
 			errs = append(errs, err)
 			continue
 		}
@@ -137,7 +136,7 @@ func (e *Engine) ProjectImages(ctx context.Context, p *Project, services []strin
 		if ref == "" {
 			ref = name
 		}
-		if img, err := e.Images.Get(ctx, ref); err == nil {
+		if img, err := e.images.Get(ctx, ref); err == nil {
 			row.ID, row.Size, row.Created = img.ID, img.Size, img.Created
 		}
 		row.Repository, row.Tag = splitRepoTag(image.FamiliarName(name))
@@ -156,4 +155,52 @@ func splitRepoTag(name string) (string, string) {
 		return name[:i], name[i+1:]
 	}
 	return name, ""
+}
+
+// RemoveImages is `berth image rm`: it removes each image name (or, by
+// ID, the image), and reports the names it untagged. An image that a
+// container of this root was made from is kept unless force.
+func (e *Engine) RemoveImages(ctx context.Context, refs []string, force bool) ([]string, error) {
+	inUse := e.imageInUse(ctx)
+	var names []string
+	for _, ref := range refs {
+		n, err := e.images.Remove(ctx, ref, image.RemoveOptions{Force: force, InUse: inUse})
+		names = append(names, n...)
+		if err != nil {
+			return names, err
+		}
+	}
+	return names, nil
+}
+
+// PruneImages is `berth image prune`: it removes the unnamed images (with
+// all, every image) that no container of this root was made from, and the
+// snapshots no image and no container stacks. It reports what it deleted.
+func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
+	infos, err := e.runtime.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, i := range infos {
+		for _, l := range i.Spec.Layers {
+			used[l] = true
+		}
+	}
+	return e.images.Prune(ctx, image.PruneOptions{All: all, InUse: e.imageInUse(ctx), KeepSnapshot: func(dir string) bool { return used[dir] }})
+}
+
+// imageInUse reports whether a container of this root was made from the
+// image with an ID; when the containers cannot be listed, every image is
+// taken to be in use, so that nothing is removed on a guess.
+func (e *Engine) imageInUse(ctx context.Context) func(id string) bool {
+	infos, err := e.runtime.List(ctx)
+	if err != nil {
+		return func(string) bool { return true }
+	}
+	ids := map[string]bool{}
+	for _, i := range infos {
+		ids[i.Labels[LabelImageID]] = true
+	}
+	return func(id string) bool { return ids[id] }
 }

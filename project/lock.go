@@ -15,7 +15,7 @@ import (
 // projectDir holds a project's lock file, network state, generated /etc
 // files and materialised secrets.
 func (e *Engine) projectDir(name string) string {
-	return filepath.Join(e.Runtime.Root(), "projects", name)
+	return filepath.Join(e.runtime.Root(), "projects", name)
 }
 
 // lock takes the project's lock file, <root>/projects/<name>/lock, so two
@@ -49,7 +49,7 @@ func (e *Engine) lock(ctx context.Context, name string) (func(), error) {
 			f.Close()
 			continue
 		}
-		if err := e.Runtime.Sweep(); err != nil {
+		if err := e.runtime.Sweep(); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -95,7 +95,7 @@ func sameFile(f *os.File, path string) bool {
 // project name ever used does not leave a directory behind. A project
 // whose lock is held is left alone.
 func (e *Engine) sweepProjects(ctx context.Context, except string) {
-	ents, _ := os.ReadDir(filepath.Join(e.Runtime.Root(), "projects"))
+	ents, _ := os.ReadDir(filepath.Join(e.runtime.Root(), "projects"))
 	for _, ent := range ents {
 		if ent.Name() == except || !ent.IsDir() || !onlyLockLeft(e.projectDir(ent.Name())) {
 			continue

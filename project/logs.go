@@ -10,6 +10,9 @@ import (
 	"github.com/berthdev/berth/runtime"
 )
 
+// LogLine is a line of a container's output.
+type LogLine = runtime.LogLine
+
 // LogsOptions are `berth logs`'s.
 type LogsOptions struct {
 	Services []string
@@ -19,17 +22,21 @@ type LogsOptions struct {
 	Until    time.Time
 	Index    int
 	// Line is called for each line, never concurrently.
-	Line func(container string, l runtime.LogLine)
+	Line func(container string, l LogLine)
 }
 
-// Logs prints the project's container logs; with Follow it keeps going
-// until ctx ends or every container has stopped.
+// Logs passes on the project's container logs; with Follow it keeps going
+// until ctx ends or every container has stopped. It returns ctx's error
+// when ctx ended it (Ctrl-C).
 func (e *Engine) Logs(ctx context.Context, p *Project, opts LogsOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services, Number: opts.Index})
 	if err != nil {
 		return err
 	}
-	return e.followLogs(ctx, cs, opts)
+	if err := e.followLogs(ctx, cs, opts); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // LogName is the prefix compose prints before a container's lines: its
@@ -58,7 +65,7 @@ func (e *Engine) followLogs(ctx context.Context, cs []container, opts LogsOption
 		go func() {
 			defer wg.Done()
 			name := LogName(c.Info)
-			errs[i] = e.Runtime.Logs(ctx, c.ID, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Since: opts.Since, Until: opts.Until},
+			errs[i] = e.runtime.Logs(ctx, c.ID, runtime.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Since: opts.Since, Until: opts.Until},
 				func(l runtime.LogLine) error { return line(name, l) })
 		}()
 	}

@@ -55,7 +55,7 @@ func (e *Engine) networkTarget(ctx context.Context, p *Project, mode string) (ru
 		c, err := e.serviceContainer(ctx, p, name, 1)
 		return c.Info, err
 	}
-	return e.Runtime.Inspect(ctx, strings.TrimPrefix(mode, "container:"))
+	return e.runtime.Inspect(ctx, strings.TrimPrefix(mode, "container:"))
 }
 
 // sharedNetNS is the path of a container's network namespace.

@@ -86,7 +86,7 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *Project, services []stri
 			if cfg.Driver != "" && cfg.Driver != "bridge" {
 				return &ValidationError{Field: "networks." + key + ".driver", Msg: fmt.Sprintf("%q is not supported by berth (bridge only)", cfg.Driver)}
 			}
-			if _, err := e.Links.EnsureNetwork(ctx, spec); err != nil {
+			if _, err := e.links.EnsureNetwork(ctx, spec); err != nil {
 				return err
 			}
 			ev.emit("Network "+spec.FullName, "Created")
@@ -131,7 +131,7 @@ func (e *Engine) checkPorts(ctx context.Context, p *Project, services []string) 
 		if err != nil {
 			return err
 		}
-		if err := e.Links.CheckPorts(p.Name, ports); err != nil {
+		if err := e.links.CheckPorts(p.Name, ports); err != nil {
 			return fmt.Errorf("service %q: %w", name, err)
 		}
 		all = append(all, ports...)
@@ -176,12 +176,12 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 		}
 		as.Networks = append(as.Networks, a)
 	}
-	sb, err := e.Links.Attach(ctx, as)
+	sb, err := e.links.Attach(ctx, as)
 	if err != nil {
 		return err
 	}
 	spec.Network, spec.NetNS = runtime.NetworkPath, sb.NetNS
-	dir := filepath.Join(e.Runtime.Root(), "projects", p.Name, "etc", spec.ID)
+	dir := filepath.Join(e.runtime.Root(), "projects", p.Name, "etc", spec.ID)
 	// Bind mounts need no way through the directories above the files.
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -223,10 +223,10 @@ func (e *Engine) joinProjectNetworks(ctx context.Context, p *Project, s types.Se
 // external links, under the link's alias and Fig's <service>_1 alias.
 func (e *Engine) linkEnv(ctx context.Context, p *Project, s types.ServiceConfig, name string, sb *links.Sandbox) []string {
 	var out []string
-	all, _ := e.Links.Sandboxes(p.Name)
+	all, _ := e.links.Sandboxes(p.Name)
 	add := func(alias string, c runtime.Info, ip string, svc *types.ServiceConfig) {
 		var ports []string
-		if img, err := e.Images.Get(ctx, c.Labels[LabelImage]); err == nil {
+		if img, err := e.images.Get(ctx, c.Labels[LabelImage]); err == nil {
 			for pt := range img.Config.Config.ExposedPorts {
 				ports = append(ports, pt)
 			}
@@ -274,12 +274,12 @@ func (e *Engine) linkEnv(ctx context.Context, p *Project, s types.ServiceConfig,
 		if !ok {
 			alias = cname
 		}
-		c, err := e.Runtime.Inspect(ctx, cname)
+		c, err := e.runtime.Inspect(ctx, cname)
 		if err != nil {
 			continue
 		}
 		ip := ""
-		if osb, err := e.Links.Sandbox(c.Labels[LabelProject], c.ID); err == nil && osb != nil && len(osb.Endpoints) > 0 {
+		if osb, err := e.links.Sandbox(c.Labels[LabelProject], c.ID); err == nil && osb != nil && len(osb.Endpoints) > 0 {
 			ip = osb.Endpoints[0].IP
 		}
 		add(alias, c, ip, nil)
@@ -300,25 +300,25 @@ func (e *Engine) detachNetwork(ctx context.Context, project, id string) error {
 	if project == "" {
 		return nil
 	}
-	err := e.Links.Detach(ctx, project, id)
+	err := e.links.Detach(ctx, project, id)
 	e.hosts.changed(project)
 	if err != nil {
 		return err
 	}
-	os.RemoveAll(filepath.Join(e.Runtime.Root(), "projects", project, "etc", id))
+	os.RemoveAll(filepath.Join(e.runtime.Root(), "projects", project, "etc", id))
 	return e.refreshHosts(project)
 }
 
 // removeNetworks removes the project's networks, and whatever of its
 // networking a crash left behind.
 func (e *Engine) removeNetworks(ctx context.Context, p *Project, ev Events) error {
-	nets, err := e.Links.Networks(p.Name)
+	nets, err := e.links.Networks(p.Name)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for key, n := range nets {
-		if err := e.Links.RemoveNetwork(ctx, p.Name, key); err != nil {
+		if err := e.links.RemoveNetwork(ctx, p.Name, key); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -326,7 +326,7 @@ func (e *Engine) removeNetworks(ctx context.Context, p *Project, ev Events) erro
 			ev.emit("Network "+n.FullName, "Removed")
 		}
 	}
-	errs = append(errs, e.Links.Cleanup(ctx, p.Name))
-	os.RemoveAll(filepath.Join(e.Runtime.Root(), "projects", p.Name, "etc"))
+	errs = append(errs, e.links.Cleanup(ctx, p.Name))
+	os.RemoveAll(filepath.Join(e.runtime.Root(), "projects", p.Name, "etc"))
 	return errors.Join(errs...)
 }

@@ -17,7 +17,7 @@ func (e *Engine) Pause(ctx context.Context, p *Project, services []string, unpau
 			if c.Status != runtime.StatusPaused {
 				return nil
 			}
-			if err := e.Runtime.Unpause(ctx, c.ID); err != nil {
+			if err := e.runtime.Unpause(ctx, c.ID); err != nil {
 				return err
 			}
 			ev.emit(containerResource(c.Name), "Unpaused")
@@ -26,7 +26,7 @@ func (e *Engine) Pause(ctx context.Context, p *Project, services []string, unpau
 		if c.Status != runtime.StatusRunning {
 			return nil
 		}
-		if err := e.Runtime.Pause(ctx, c.ID); err != nil {
+		if err := e.runtime.Pause(ctx, c.ID); err != nil {
 			return err
 		}
 		ev.emit(containerResource(c.Name), "Paused")

@@ -1,6 +1,7 @@
 package project
 
 import (
+	"slices"
 	"sort"
 )
 
@@ -41,6 +42,9 @@ type planInput struct {
 	Scale   int
 	Hash    string // config hash the container would get now
 	ImageID string // image the container would run now
+	// Force recreates the service's containers, changed or not (a
+	// dependency with --always-recreate-deps), unless NoRecreate.
+	Force bool
 }
 
 // reconcileOptions are the flags of `up` that change the plan.
@@ -52,7 +56,7 @@ type reconcileOptions struct {
 // reconcile is the plan as a pure function of the wanted services and the
 // observed containers: it creates missing replicas, recreates containers
 // whose configuration or image changed (all of them with ForceRecreate,
-// none with NoRecreate), starts stopped ones, scales down from the highest
+// those of a service marked Force too, none with NoRecreate), starts stopped ones, scales down from the highest
 // number, and finds orphans. One-off containers are never touched.
 func reconcile(want map[string]planInput, allServices map[string]bool, observed []container, opts reconcileOptions) upPlan {
 	plan := upPlan{Services: map[string]servicePlan{}}
@@ -88,7 +92,7 @@ func reconcile(want map[string]planInput, allServices map[string]bool, observed 
 				} else {
 					sp.Start = append(sp.Start, c)
 				}
-			case opts.ForceRecreate || changed:
+			case opts.ForceRecreate || in.Force || changed:
 				sp.Recreate = append(sp.Recreate, c)
 			case c.running():
 				sp.Keep = append(sp.Keep, c)
@@ -119,6 +123,9 @@ func (e *Engine) plan(p *Project, selected []string, images map[string]*serviceI
 		}
 		hash, _ := ConfigHash(s)
 		in := planInput{Scale: scale, Hash: hash}
+		// The services named are the ones up was asked for; the others
+		// were selected as their dependencies.
+		in.Force = opts.AlwaysRecreateDeps && len(opts.Services) > 0 && !slices.Contains(opts.Services, name)
 		if img := images[name]; img != nil {
 			in.ImageID = img.Image.ID
 		}

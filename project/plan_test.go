@@ -3,9 +3,11 @@ package project
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/berthdev/berth/runtime"
+	"github.com/compose-spec/compose-go/v2/types"
 )
 
 func observed(service string, n int, status runtime.Status, hash, imageID string) container {
@@ -80,6 +82,21 @@ func TestReconcile(t *testing.T) {
 			observed: []container{observed("web", 1, run, "h1", "i1")},
 			opts:     reconcileOptions{ForceRecreate: true},
 			recreate: []string{"web1"},
+		},
+		{
+			name:     "a forced service is recreated unchanged",
+			want:     map[string]planInput{"web": {Scale: 1, Hash: "h1", ImageID: "i1", Force: true}},
+			all:      []string{"web"},
+			observed: []container{observed("web", 1, run, "h1", "i1")},
+			recreate: []string{"web1"},
+		},
+		{
+			name:     "no recreate wins over force",
+			want:     map[string]planInput{"web": {Scale: 1, Hash: "h1", ImageID: "i1", Force: true}},
+			all:      []string{"web"},
+			observed: []container{observed("web", 1, run, "h1", "i1")},
+			opts:     reconcileOptions{NoRecreate: true},
+			keep:     []string{"web1"},
 		},
 		{
 			name:     "no recreate keeps a changed container",
@@ -164,6 +181,44 @@ func TestReconcile(t *testing.T) {
 			check("orphans", ids(plan.Orphans), tc.orphans)
 			if _, planned := plan.Services["db"]; planned {
 				t.Error("an unselected service was planned")
+			}
+		})
+	}
+}
+
+// TestPlanAlwaysRecreateDeps: --always-recreate-deps recreates the
+// dependencies of the services named, unchanged or not, and leaves the
+// named ones to their own changes; with no service named, every service
+// is named and nothing is forced.
+func TestPlanAlwaysRecreateDeps(t *testing.T) {
+	web := types.ServiceConfig{Name: "web"}
+	web.DependsOn = types.DependsOnConfig{"db": {Condition: "service_started", Required: true}}
+	p := &Project{Name: "p", Services: types.Services{"web": web, "db": {Name: "db"}}}
+	var obs []container
+	for _, name := range []string{"web", "db"} {
+		hash, _ := ConfigHash(p.Services[name])
+		obs = append(obs, observed(name, 1, runtime.StatusRunning, hash, ""))
+	}
+	selected := []string{"db", "web"}
+	for _, tc := range []struct {
+		name     string
+		opts     UpOptions
+		recreate []string
+	}{
+		{"named web", UpOptions{Services: []string{"web"}, AlwaysRecreateDeps: true}, []string{"db"}},
+		{"named web, without the flag", UpOptions{Services: []string{"web"}}, nil},
+		{"none named", UpOptions{AlwaysRecreateDeps: true}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := (&Engine{}).plan(p, selected, nil, obs, tc.opts)
+			var got []string
+			for _, name := range selected {
+				if len(plan.Services[name].Recreate) > 0 {
+					got = append(got, name)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.recreate, ",") {
+				t.Errorf("recreated %v, want %v", got, tc.recreate)
 			}
 		})
 	}

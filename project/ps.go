@@ -125,7 +125,7 @@ func (e *Engine) Ps(ctx context.Context, p *Project, opts PsOptions) ([]Summary,
 
 // publishedPorts lists a container's published ports.
 func (e *Engine) publishedPorts(c container) []Port {
-	sb, err := e.Links.Sandbox(c.Labels[LabelProject], c.ID)
+	sb, err := e.links.Sandbox(c.Labels[LabelProject], c.ID)
 	if err != nil || sb == nil {
 		return nil
 	}

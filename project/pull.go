@@ -36,7 +36,7 @@ func (e *Engine) Pull(ctx context.Context, p *Project, opts PullOptions) error {
 		}
 		seen[s.Image] = true
 		opts.Events.emit("Image "+s.Image, "Pulling")
-		if _, err := e.Images.Pull(ctx, s.Image, image.PullOptions{Config: e.RegistryConfig, Progress: opts.Progress}); err != nil {
+		if _, err := e.images.Pull(ctx, s.Image, image.PullOptions{Config: e.registryConfig, Progress: opts.Progress}); err != nil {
 			opts.Events.emit("Image "+s.Image, "Error")
 			if opts.IgnoreFailures {
 				continue

@@ -23,7 +23,7 @@ func (e *Engine) Push(ctx context.Context, p *Project, services []string, ignore
 			continue
 		}
 		ev.emit("Image "+s.Image, "Pushing")
-		if err := e.Images.Push(ctx, s.Image, "", image.PushOptions{Config: e.RegistryConfig}); err != nil {
+		if err := e.images.Push(ctx, s.Image, "", image.PushOptions{Config: e.registryConfig}); err != nil {
 			ev.emit("Image "+s.Image, "Error")
 			if !ignoreFailures {
 				errs = append(errs, fmt.Errorf("service %q: %w", n, err))

@@ -15,14 +15,21 @@ type RestartOptions struct {
 
 // Restart stops then starts the project's containers. The services that
 // depend on a restarted one with `restart: true` are restarted too, unless
-// NoDeps, as docker compose does.
+// NoDeps, as docker compose does. It holds the project's lock from the
+// stop to the start, so that no other verb (an attached up looking for
+// containers that stopped) sees the services between the two.
 func (e *Engine) Restart(ctx context.Context, p *Project, opts RestartOptions) error {
 	services := opts.Services
 	if !opts.NoDeps {
 		services = withRestartDependents(p, services)
 	}
-	if err := e.Stop(ctx, p, StopOptions{Services: services, Timeout: opts.Timeout, Events: opts.Events}); err != nil {
+	unlock, err := e.lock(ctx, p.Name)
+	if err != nil {
 		return err
 	}
-	return e.Start(ctx, p, StartOptions{Services: services, Events: opts.Events})
+	defer unlock()
+	if err := e.stop(ctx, p, StopOptions{Services: services, Timeout: opts.Timeout, Events: opts.Events}); err != nil {
+		return err
+	}
+	return e.start(ctx, p, StartOptions{Services: services, Events: opts.Events})
 }

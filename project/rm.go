@@ -53,11 +53,11 @@ func (e *Engine) removeContainer(ctx context.Context, c container, timeout *time
 func (e *Engine) removeContainerOpts(ctx context.Context, c container, timeout *time.Duration, removeAnon, detach bool, ev Events) error {
 	ev.emit(containerResource(c.Name), "Removing")
 	if c.running() {
-		if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
+		if err := e.runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
 			return err
 		}
 	}
-	if err := e.Runtime.Remove(ctx, c.ID, true); err != nil {
+	if err := e.runtime.Remove(ctx, c.ID, true); err != nil {
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
 	}
@@ -76,16 +76,16 @@ func (e *Engine) afterRemove(ctx context.Context, c container, removeAnon, detac
 	if detach {
 		errs = append(errs, e.detachNetwork(ctx, c.Labels[LabelProject], c.ID))
 	}
-	e.Volumes.Release(c.ID)
+	e.volumes.Release(c.ID)
 	os.RemoveAll(e.secretsDir(c.Labels[LabelProject], c.ID))
 	if removeAnon {
-		all, err := e.Volumes.List(ctx)
+		all, err := e.volumes.List(ctx)
 		if err != nil {
 			return err
 		}
 		for _, v := range all {
 			if v.Anonymous && v.Labels[labelAnonContainer] == c.ID {
-				errs = append(errs, e.Volumes.Remove(ctx, v.Name, false))
+				errs = append(errs, e.volumes.Remove(ctx, v.Name, false))
 			}
 		}
 	}

@@ -9,23 +9,24 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berthdev/berth/runtime"
-	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
 // RunOptions are `berth run`'s.
 type RunOptions struct {
-	Service      string
-	Command      []string  // replaces the service's command when set
-	Entrypoint   *[]string // replaces the entrypoint when set
-	Env          []string
-	User         string
-	Workdir      string
-	Name         string
-	Labels       map[string]string
-	Volumes      []string // extra short-syntax mounts
-	Publish      []string // extra ports
+	Service    string
+	Command    []string  // replaces the service's command when set
+	Entrypoint *[]string // replaces the entrypoint when set
+	Env        []string
+	User       string
+	Workdir    string
+	Name       string
+	Labels     map[string]string
+	// Volumes are extra mounts (run -v); a relative bind source is taken
+	// from the project's directory.
+	Volumes []types.ServiceVolumeConfig
+	// Publish are extra published ports (run -p).
+	Publish      []types.ServicePortConfig
 	ServicePorts bool
 	Remove       bool
 	Detach       bool
@@ -34,7 +35,7 @@ type RunOptions struct {
 	Interactive  bool
 	Build        bool
 	Pull         string
-	Stdio        runtime.Stdio
+	Stdio        Stdio
 	Events       Events
 }
 
@@ -58,7 +59,7 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 		defer func() {
 			// A fresh context: the caller's may be cancelled (Ctrl-C),
 			// and the container must go all the same.
-			latest, ierr := e.Runtime.Inspect(context.Background(), c.ID)
+			latest, ierr := e.runtime.Inspect(context.Background(), c.ID)
 			if ierr == nil {
 				c.Info = latest
 			}
@@ -80,7 +81,7 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 	if err := e.refreshHosts(p.Name); err != nil {
 		return -1, err
 	}
-	return e.Runtime.Run(ctx, c.ID, opts.Stdio)
+	return e.runtime.Run(ctx, c.ID, opts.Stdio)
 }
 
 func (e *Engine) prepareOneoff(ctx context.Context, p *Project, opts RunOptions) (container, error) {
@@ -146,20 +147,7 @@ func (e *Engine) createOneoff(ctx context.Context, p *Project, opts RunOptions, 
 	if !opts.ServicePorts {
 		s.Ports = nil
 	}
-	if len(opts.Publish) > 0 {
-		ports, err := types.ParsePortConfig(strings.Join(opts.Publish, ","))
-		if err == nil {
-			s.Ports = append(s.Ports, ports...)
-		} else {
-			for _, pub := range opts.Publish {
-				pc, err := types.ParsePortConfig(pub)
-				if err != nil {
-					return container{}, fmt.Errorf("-p %q: %w", pub, err)
-				}
-				s.Ports = append(s.Ports, pc...)
-			}
-		}
-	}
+	s.Ports = append(s.Ports, opts.Publish...)
 	if s.Environment == nil {
 		s.Environment = types.MappingWithEquals{}
 	}
@@ -175,11 +163,10 @@ func (e *Engine) createOneoff(ctx context.Context, p *Project, opts RunOptions, 
 		s.Environment[k] = &v
 	}
 	for _, v := range opts.Volumes {
-		vc, err := parseVolumeFlag(p, v)
-		if err != nil {
-			return container{}, err
+		if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
+			v.Source = filepath.Join(p.WorkingDir, v.Source)
 		}
-		s.Volumes = append(s.Volumes, vc)
+		s.Volumes = append(s.Volumes, v)
 	}
 	s.Restart = "no"
 	if s.Deploy != nil {
@@ -197,23 +184,11 @@ func (e *Engine) createOneoff(ctx context.Context, p *Project, opts RunOptions, 
 		spec.Labels[k] = v
 	}
 	spec.Labels[LabelNumber] = "1"
-	info, err := e.Runtime.Create(ctx, spec)
+	info, err := e.runtime.Create(ctx, spec)
 	if err != nil {
 		e.detachNetwork(ctx, p.Name, spec.ID)
 		e.releaseVolumes(spec.ID)
 		return container{}, err
 	}
 	return container{Info: info, Service: opts.Service, Number: 1, Oneoff: true}, nil
-}
-
-// parseVolumeFlag reads `run -v` short syntax against the project.
-func parseVolumeFlag(p *Project, spec string) (types.ServiceVolumeConfig, error) {
-	v, err := format.ParseVolume(spec)
-	if err != nil {
-		return v, fmt.Errorf("-v %q: %w", spec, err)
-	}
-	if v.Type == types.VolumeTypeBind && !filepath.IsAbs(v.Source) {
-		v.Source = filepath.Join(p.WorkingDir, v.Source)
-	}
-	return v, nil
 }

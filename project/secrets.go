@@ -28,7 +28,7 @@ func configObjects(p *Project) map[string]types.FileObjectConfig {
 
 // secretsDir holds a container's materialised secrets and configs.
 func (e *Engine) secretsDir(project, id string) string {
-	return filepath.Join(e.Runtime.Root(), "projects", project, "secrets", id)
+	return filepath.Join(e.runtime.Root(), "projects", project, "secrets", id)
 }
 
 // attachSecrets materialises secrets and configs into a per-container

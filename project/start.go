@@ -22,6 +22,11 @@ func (e *Engine) Start(ctx context.Context, p *Project, opts StartOptions) error
 		return err
 	}
 	defer unlock()
+	return e.start(ctx, p, opts)
+}
+
+// start is Start under the project's lock.
+func (e *Engine) start(ctx context.Context, p *Project, opts StartOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err
@@ -65,7 +70,7 @@ func (e *Engine) startContainer(ctx context.Context, c container, ev Events) err
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
 	}
-	if err := e.Runtime.Start(ctx, c.ID); err != nil {
+	if err := e.runtime.Start(ctx, c.ID); err != nil {
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return fmt.Errorf("starting %s: %w", c.Name, err)
 	}
@@ -81,7 +86,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, c container) error {
 	if c.Spec.Network != runtime.NetworkPath {
 		return nil
 	}
-	return e.Links.Restore(ctx, c.Labels[LabelProject], c.Spec.NetNS)
+	return e.links.Restore(ctx, c.Labels[LabelProject], c.Spec.NetNS)
 }
 
 // replaceMonitor gives a running container whose monitor was killed a new
@@ -89,7 +94,7 @@ func (e *Engine) restoreNetwork(ctx context.Context, c container) error {
 // reports false (and no error) when the container turned out to have
 // exited in the meantime.
 func (e *Engine) replaceMonitor(ctx context.Context, c container, ev Events) (bool, error) {
-	lost, err := e.Runtime.Adopt(ctx, c.ID)
+	lost, err := e.runtime.Adopt(ctx, c.ID)
 	if errors.Is(err, runtime.ErrNotRunning) {
 		return false, nil
 	}

@@ -20,6 +20,11 @@ func (e *Engine) Stop(ctx context.Context, p *Project, opts StopOptions) error {
 		return err
 	}
 	defer unlock()
+	return e.stop(ctx, p, opts)
+}
+
+// stop is Stop under the project's lock.
+func (e *Engine) stop(ctx context.Context, p *Project, opts StopOptions) error {
 	cs, err := e.containers(ctx, p.Name, containerQuery{Services: opts.Services})
 	if err != nil {
 		return err
@@ -35,7 +40,7 @@ func (e *Engine) stopInOrder(ctx context.Context, p *Project, cs []container, ti
 				return nil
 			}
 			ev.emit(containerResource(c.Name), "Stopping")
-			if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
+			if err := e.runtime.Stop(ctx, c.ID, stopTimeout(timeout)); err != nil {
 				ev.emit(containerResource(c.Name), "Error: "+err.Error())
 				return err
 			}

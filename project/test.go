@@ -19,13 +19,6 @@ var (
 	ErrTestInterrupted = errors.New("test interrupted")
 )
 
-// Stdio and LogLine are the runtime's, named here for callers of the verbs
-// that import project alone (berthtest).
-type (
-	Stdio   = runtime.Stdio
-	LogLine = runtime.LogLine
-)
-
 // TestOptions are `berth test`'s.
 type TestOptions struct {
 	Service string
@@ -234,7 +227,7 @@ func (e *Engine) testServices(ctx context.Context, project string, lines int) []
 			ts.LastProbe = &probe
 		}
 		if lines > 0 && !c.Oneoff {
-			e.Runtime.Logs(ctx, c.ID, runtime.LogOptions{Tail: lines}, func(l runtime.LogLine) error {
+			e.runtime.Logs(ctx, c.ID, runtime.LogOptions{Tail: lines}, func(l runtime.LogLine) error {
 				ts.Logs = append(ts.Logs, l)
 				return nil
 			})

@@ -84,7 +84,7 @@ func (e *Engine) ServiceAddr(ctx context.Context, p *Project, service string, po
 	if c.Spec.Network == runtime.NetworkHost {
 		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 	}
-	sb, err := e.Links.Sandbox(p.Name, c.ID)
+	sb, err := e.links.Sandbox(p.Name, c.ID)
 	if err == nil && sb != nil {
 		for _, ep := range sb.Endpoints {
 			if ep.IP != "" {

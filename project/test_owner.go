@@ -134,7 +134,7 @@ func bootID() string {
 
 // throwawayMarkOf returns the mark of a project that is a throwaway stack.
 func (e *Engine) throwawayMarkOf(project string) (throwawayMark, bool) {
-	m, err := readMark(markPath(e.Runtime.Root(), project))
+	m, err := readMark(markPath(e.runtime.Root(), project))
 	return m, err == nil
 }
 
@@ -165,7 +165,7 @@ func throwaways(root string) []ThrowawayStack {
 
 // Throwaways lists the throwaway stacks of the root: running ones, kept
 // ones and abandoned ones.
-func (e *Engine) Throwaways() []ThrowawayStack { return throwaways(e.Runtime.Root()) }
+func (e *Engine) Throwaways() []ThrowawayStack { return throwaways(e.runtime.Root()) }
 
 // PruneThrowaways removes the throwaway stacks whose owner is gone and,
 // with kept, those kept for debugging; the stacks of running tests are
@@ -229,7 +229,7 @@ func (e *Engine) removeThrowawayVolumes(ctx context.Context, project string, ev 
 	if _, ok := e.throwawayMarkOf(project); !ok {
 		return nil
 	}
-	all, err := e.Volumes.List(ctx)
+	all, err := e.volumes.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (e *Engine) removeThrowawayVolumes(ctx context.Context, project string, ev 
 		if v.Labels[labelVolumeProject] != project {
 			continue
 		}
-		if err := e.Volumes.Remove(ctx, v.Name, false); err != nil {
+		if err := e.volumes.Remove(ctx, v.Name, false); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -251,7 +251,7 @@ func (e *Engine) removeThrowawayVolumes(ctx context.Context, project string, ev 
 
 // forgetThrowaway removes a throwaway stack's mark once the stack is gone.
 func (e *Engine) forgetThrowaway(project string) {
-	path := markPath(e.Runtime.Root(), project)
+	path := markPath(e.runtime.Root(), project)
 	os.Remove(path)
 	os.Remove(path + ".tmp")
 }

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/berthdev/berth/runtime/image"
 	"github.com/berthdev/berth/volumes"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -70,7 +69,7 @@ func (e *Engine) NewThrowaway(ctx context.Context, p *Project, opts ThrowawayOpt
 	if err := os.MkdirAll(e.projectDir(tp.Name), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeMark(markPath(e.Runtime.Root(), tp.Name), newMark(p.Name)); err != nil {
+	if err := writeMark(markPath(e.runtime.Root(), tp.Name), newMark(p.Name)); err != nil {
 		os.RemoveAll(e.projectDir(tp.Name))
 		return nil, fmt.Errorf("marking throwaway stack %s: %w", tp.Name, err)
 	}
@@ -181,7 +180,7 @@ func sharedResources(p *Project) []string {
 // seedVolumes creates the stack's named volumes as copy-on-write layers
 // over the volumes of the same name of project from.
 func (e *Engine) seedVolumes(ctx context.Context, p *Project, from string, ev Events, warn func(string)) error {
-	all, err := e.Volumes.List(ctx)
+	all, err := e.volumes.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -212,7 +211,7 @@ func (e *Engine) seedVolumes(ctx context.Context, p *Project, from string, ev Ev
 			missing = append(missing, key)
 			continue
 		}
-		data, err := e.Volumes.Prepare(src.Name)
+		data, err := e.volumes.Prepare(src.Name)
 		if err != nil {
 			return fmt.Errorf("seeding volume %s: %w", key, err)
 		}
@@ -225,7 +224,7 @@ func (e *Engine) seedVolumes(ctx context.Context, p *Project, from string, ev Ev
 		for k, v := range cfg.Labels {
 			labels[k] = v
 		}
-		if _, _, err := e.Volumes.Create(ctx, name, volumes.CreateOptions{Labels: labels, Seed: data}); err != nil {
+		if _, _, err := e.volumes.Create(ctx, name, volumes.CreateOptions{Labels: labels, Seed: data}); err != nil {
 			return fmt.Errorf("seeding volume %s from %s: %w", key, src.Name, err)
 		}
 		seeded++
@@ -253,23 +252,11 @@ func (t *Throwaway) Remove(ctx context.Context, ev Events) error {
 // Keep leaves the stack for debugging: it loses its owner, so no later
 // command removes it, until `berth -p NAME down` or `berth test --prune`.
 func (t *Throwaway) Keep() error {
-	path := markPath(t.e.Runtime.Root(), t.Project.Name)
+	path := markPath(t.e.runtime.Root(), t.Project.Name)
 	m, err := readMark(path)
 	if err != nil {
 		return err
 	}
 	m.Pid, m.Start, m.Boot, m.PidNS, m.Kept = 0, 0, "", "", true
 	return writeMark(path, m)
-}
-
-// LoadRegistryConfig reads the registry mirrors and insecure registries
-// (/etc/berth/config.json, or $BERTH_CONFIG) into the engine, as the berth
-// command does, for callers that pull images in process.
-func (e *Engine) LoadRegistryConfig() error {
-	cfg, err := image.LoadConfig(image.ConfigPath())
-	if err != nil {
-		return err
-	}
-	e.RegistryConfig = cfg
-	return nil
 }

@@ -26,19 +26,40 @@ type UpOptions struct {
 	Wait             bool
 	WaitTimeout      time.Duration
 	Timeout          *time.Duration
-	Events           Events
+	// AlwaysRecreateDeps recreates the containers of the services that
+	// the named ones depend on, changed or not, as the named ones are
+	// with ForceRecreate (--always-recreate-deps).
+	AlwaysRecreateDeps bool
+	// Attach, when set, keeps Up with the stack once it is up (an
+	// attached `up`, attach.go); it is ignored with NoStart.
+	Attach *AttachOptions
+	Events Events
 }
 
 // Up reconciles the project into running containers: images, networks and
 // volumes first, then the plan's actions service by service in dependency
 // order, independent services in parallel.
+//
+// With Attach, Up then follows the stack until it stops, and stops it;
+// it returns ctx's error when ctx ended the stack (Ctrl-C), and an
+// *ExitError for the exit code of Attach.ExitCodeFrom.
 func (e *Engine) Up(ctx context.Context, p *Project, opts UpOptions) error {
+	attach := opts.Attach != nil && !opts.NoStart
+	if attach {
+		if err := opts.Attach.check(p, opts.Services); err != nil {
+			return err
+		}
+	}
 	unlock, err := e.lock(ctx, p.Name)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	return e.up(ctx, p, opts)
+	err = e.up(ctx, p, opts)
+	unlock()
+	if err != nil || !attach {
+		return err
+	}
+	return e.attach(ctx, p, opts.Services, *opts.Attach, opts.Timeout, opts.Events)
 }
 
 func (e *Engine) up(ctx context.Context, p *Project, opts UpOptions) error {
@@ -137,10 +158,10 @@ func (e *Engine) applyService(ctx context.Context, p *Project, name string, img 
 	changed := false
 	for _, c := range sp.Restart {
 		opts.Events.emit(containerResource(c.Name), "Restarting")
-		if err := e.Runtime.Stop(ctx, c.ID, stopTimeout(opts.Timeout)); err != nil {
+		if err := e.runtime.Stop(ctx, c.ID, stopTimeout(opts.Timeout)); err != nil {
 			return changed, err
 		}
-		info, err := e.Runtime.Inspect(ctx, c.ID)
+		info, err := e.runtime.Inspect(ctx, c.ID)
 		if err != nil {
 			return changed, err
 		}
@@ -159,7 +180,7 @@ func (e *Engine) applyService(ctx context.Context, p *Project, name string, img 
 	for _, old := range sp.Recreate {
 		opts.Events.emit(containerResource(old.Name), "Recreate")
 		if old.running() {
-			if err := e.Runtime.Stop(ctx, old.ID, stopTimeout(opts.Timeout)); err != nil {
+			if err := e.runtime.Stop(ctx, old.ID, stopTimeout(opts.Timeout)); err != nil {
 				return changed, err
 			}
 		}

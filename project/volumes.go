@@ -54,7 +54,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *Project, services []strin
 		}
 		name := volumeName(p, key)
 		if bool(cfg.External) {
-			if _, err := e.Volumes.Get(ctx, name); err != nil {
+			if _, err := e.volumes.Get(ctx, name); err != nil {
 				return fmt.Errorf("external volume %q: %w (create it with `berth volume create %s`)", name, err, name)
 			}
 			continue
@@ -63,7 +63,7 @@ func (e *Engine) ensureVolumes(ctx context.Context, p *Project, services []strin
 		for k, v := range cfg.Labels {
 			labels[k] = v
 		}
-		_, created, err := e.Volumes.Create(ctx, name, volumes.CreateOptions{Driver: cfg.Driver, Options: cfg.DriverOpts, Labels: labels})
+		_, created, err := e.volumes.Create(ctx, name, volumes.CreateOptions{Driver: cfg.Driver, Options: cfg.DriverOpts, Labels: labels})
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 		targets[filepath.Clean(m.Target)] = true
 	}
 	fail := func(err error) error {
-		e.Volumes.Release(spec.ID)
+		e.volumes.Release(spec.ID)
 		return err
 	}
 	for i, v := range s.Volumes {
@@ -152,7 +152,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 				}
 				m.Subpath = v.Volume.Subpath
 			}
-			if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+			if err := e.volumes.Acquire(name, spec.ID); err != nil {
 				return fail(err)
 			}
 			_ = anonymous
@@ -172,7 +172,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 				continue
 			}
 			if name := e.volumeOf(m.Source); name != "" {
-				if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+				if err := e.volumes.Acquire(name, spec.ID); err != nil {
 					return fail(err)
 				}
 			}
@@ -193,7 +193,7 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 		if err != nil {
 			return fail(err)
 		}
-		if err := e.Volumes.Acquire(name, spec.ID); err != nil {
+		if err := e.volumes.Acquire(name, spec.ID); err != nil {
 			return fail(err)
 		}
 		add(runtime.Mount{Type: "bind", Source: src, Target: t})
@@ -204,11 +204,11 @@ func (e *Engine) attachVolumes(ctx context.Context, p *Project, s types.ServiceC
 // volumeSource prepares a volume for mounting and, on its first use,
 // fills it from the image (unless nocopy).
 func (e *Engine) volumeSource(ctx context.Context, name string, layers []string, target string, nocopy bool) (string, error) {
-	src, err := e.Volumes.Prepare(name)
+	src, err := e.volumes.Prepare(name)
 	if err != nil {
 		return "", err
 	}
-	v, err := e.Volumes.Get(ctx, name)
+	v, err := e.volumes.Get(ctx, name)
 	if err != nil {
 		return "", err
 	}
@@ -218,7 +218,7 @@ func (e *Engine) volumeSource(ctx context.Context, name string, layers []string,
 				return "", fmt.Errorf("volume %s: %w", name, err)
 			}
 		}
-		if err := e.Volumes.MarkInitialized(name); err != nil {
+		if err := e.volumes.MarkInitialized(name); err != nil {
 			return "", err
 		}
 	}
@@ -229,14 +229,14 @@ func (e *Engine) volumeSource(ctx context.Context, name string, layers []string,
 // its predecessor's when recreating (so data survives), else a new one.
 func (e *Engine) anonymousVolume(ctx context.Context, p *Project, s types.ServiceConfig, spec *runtime.Spec, target string, old *container) (string, error) {
 	if old != nil {
-		all, err := e.Volumes.List(ctx)
+		all, err := e.volumes.List(ctx)
 		if err != nil {
 			return "", err
 		}
 		for _, v := range all {
 			if v.Anonymous && v.Labels[labelAnonContainer] == old.ID && v.Labels[labelAnonTarget] == target {
 				v.Labels[labelAnonContainer] = spec.ID
-				if err := e.Volumes.SetLabels(v.Name, v.Labels); err != nil {
+				if err := e.volumes.SetLabels(v.Name, v.Labels); err != nil {
 					return "", err
 				}
 				return v.Name, nil
@@ -244,7 +244,7 @@ func (e *Engine) anonymousVolume(ctx context.Context, p *Project, s types.Servic
 		}
 	}
 	name := newContainerID()
-	_, _, err := e.Volumes.Create(ctx, name, volumes.CreateOptions{Anonymous: true, Labels: map[string]string{
+	_, _, err := e.volumes.Create(ctx, name, volumes.CreateOptions{Anonymous: true, Labels: map[string]string{
 		labelVolumeProject:   p.Name,
 		labelAnonContainer:   spec.ID,
 		labelAnonTarget:      target,
@@ -255,7 +255,7 @@ func (e *Engine) anonymousVolume(ctx context.Context, p *Project, s types.Servic
 
 // volumeOf names the volume whose data directory src is in, or "".
 func (e *Engine) volumeOf(src string) string {
-	root := filepath.Join(e.Runtime.Root(), "volumes") + "/"
+	root := filepath.Join(e.runtime.Root(), "volumes") + "/"
 	rest, ok := strings.CutPrefix(src, root)
 	if !ok {
 		return ""
@@ -279,7 +279,7 @@ func (e *Engine) volumesFrom(ctx context.Context, p *Project, from string) ([]ru
 			mode = parts[2]
 		}
 		var err error
-		if info, err = e.Runtime.Inspect(ctx, parts[1]); err != nil {
+		if info, err = e.runtime.Inspect(ctx, parts[1]); err != nil {
 			return nil, err
 		}
 	} else {
@@ -312,7 +312,7 @@ func (e *Engine) volumesFrom(ctx context.Context, p *Project, from string) ([]ru
 	return out, nil
 }
 
-func (e *Engine) releaseVolumes(containerID string) { e.Volumes.Release(containerID) }
+func (e *Engine) releaseVolumes(containerID string) { e.volumes.Release(containerID) }
 
 // removeVolumes is `down -v`: the project's named volumes (never external
 // ones) and its anonymous ones.
@@ -323,7 +323,7 @@ func (e *Engine) removeVolumes(ctx context.Context, p *Project, ev Events) error
 			continue
 		}
 		name := volumeName(p, key)
-		err := e.Volumes.Remove(ctx, name, false)
+		err := e.volumes.Remove(ctx, name, false)
 		if errors.Is(err, volumes.ErrNotFound) {
 			continue
 		}
@@ -333,13 +333,13 @@ func (e *Engine) removeVolumes(ctx context.Context, p *Project, ev Events) error
 		}
 		ev.emit("Volume "+name, "Removed")
 	}
-	all, err := e.Volumes.List(ctx)
+	all, err := e.volumes.List(ctx)
 	if err != nil {
 		return err
 	}
 	for _, v := range all {
-		if v.Anonymous && v.Labels[labelVolumeProject] == p.Name && len(e.Volumes.Users(v.Name)) == 0 {
-			errs = append(errs, e.Volumes.Remove(ctx, v.Name, false))
+		if v.Anonymous && v.Labels[labelVolumeProject] == p.Name && len(e.volumes.Users(v.Name)) == 0 {
+			errs = append(errs, e.volumes.Remove(ctx, v.Name, false))
 		}
 	}
 	return errors.Join(errs...)

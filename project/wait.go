@@ -28,7 +28,7 @@ func (e *Engine) Wait(ctx context.Context, p *Project, opts WaitOptions) (int, e
 	ch := make(chan res, len(cs))
 	for _, c := range cs {
 		go func() {
-			code, err := e.Runtime.Wait(ctx, c.ID)
+			code, err := e.runtime.Wait(ctx, c.ID)
 			ch <- res{code, err}
 		}()
 	}

@@ -195,7 +195,8 @@ func watcherRules(p *Project, rules []watchRule) ([]watch.Rule, error) {
 // whose develop.watch rules it falls under, until ctx ends. A change that
 // cannot be applied (a failed build, a stopped container) is reported
 // through Log and the watch goes on; only losing the watch itself (the
-// kernel's watch limit) ends it with an error.
+// kernel's watch limit) ends it with an error. When ctx ends it (Ctrl-C),
+// it returns ctx's error.
 func (e *Engine) Watch(ctx context.Context, p *Project, opts WatchOptions) error {
 	rules, err := watchRules(p, opts.Services)
 	if err != nil {
@@ -239,7 +240,7 @@ func (e *Engine) Watch(ctx context.Context, p *Project, opts WatchOptions) error
 		return err
 	}
 	opts.log("Watch disabled")
-	return nil
+	return ctx.Err()
 }
 
 // hostExists says whether a path exists on the host (without following a

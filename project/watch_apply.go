@@ -127,14 +127,14 @@ func restartDependents(p *Project, service string) []string {
 // build leaves the running containers as they are.
 func (e *Engine) watchRebuild(ctx context.Context, p *Project, svc string, opts WatchOptions) {
 	s := p.Services[svc]
-	if e.Build == nil || s.Build == nil {
-		opts.log("service %q cannot be rebuilt: building images is not available", svc)
+	if s.Build == nil {
+		opts.log("service %q cannot be rebuilt: it has no build section", svc)
 		return
 	}
 	opts.log("Rebuilding service %q after changes were detected...", svc)
 	ref := imageName(p, s)
 	opts.Events.emit("Image "+ref, "Building")
-	if _, err := e.Build(ctx, p, s, ref); err != nil {
+	if _, err := e.buildService(ctx, s, ref); err != nil {
 		opts.Events.emit("Image "+ref, "Error: "+err.Error())
 		opts.log("Build of service %q failed; its running containers are kept: %v", svc, err)
 		return
@@ -182,7 +182,7 @@ func (e *Engine) serviceContainerIDs(ctx context.Context, p *Project) map[string
 // pruneUnused deletes the blobs and snapshots no image or container uses
 // any more: what a rebuild left behind. No named image is removed.
 func (e *Engine) pruneUnused(ctx context.Context) error {
-	infos, err := e.Runtime.List(ctx)
+	infos, err := e.runtime.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (e *Engine) pruneUnused(ctx context.Context) error {
 			inUse[l] = true
 		}
 	}
-	_, err = e.Images.Prune(ctx, image.PruneOptions{
+	_, err = e.images.Prune(ctx, image.PruneOptions{
 		InUse:        func(string) bool { return true },
 		KeepSnapshot: func(dir string) bool { return inUse[dir] },
 	})
@@ -220,7 +220,7 @@ func (e *Engine) watchExec(ctx context.Context, p *Project, svc string, hook typ
 		go func() {
 			defer wg.Done()
 			out := &lineWriter{emit: func(l string) { opts.log("%s: %s", c.Name, l) }}
-			code, err := e.Runtime.Exec(ctx, c.ID, runtime.ExecSpec{Args: hook.Command, Env: env, User: hook.User, Cwd: hook.WorkingDir, Privileged: hook.Privileged},
+			code, err := e.runtime.Exec(ctx, c.ID, runtime.ExecSpec{Args: hook.Command, Env: env, User: hook.User, Cwd: hook.WorkingDir, Privileged: hook.Privileged},
 				runtime.Stdio{Out: out, Err: out})
 			out.flush()
 			switch {

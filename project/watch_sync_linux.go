@@ -36,7 +36,7 @@ func (e *Engine) syncService(ctx context.Context, p *Project, svc string, paths 
 }
 
 func (e *Engine) syncContainer(ctx context.Context, c container, paths []syncPath, skipSame bool) error {
-	root, info, err := e.Runtime.RootView(ctx, c.ID)
+	root, info, err := e.runtime.RootView(ctx, c.ID)
 	if err != nil {
 		return err
 	}

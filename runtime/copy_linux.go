@@ -53,44 +53,54 @@ func (r *Runtime) inContainer(ctx context.Context, ref string, fn func() error) 
 // a tar stream whose entries are named from src's base name.
 func (r *Runtime) CopyFrom(ctx context.Context, ref, src string, w io.Writer) error {
 	return r.inContainer(ctx, ref, func() error {
-		tw := tar.NewWriter(w)
-		base := filepath.Dir(filepath.Clean("/" + src))
-		err := filepath.Walk(filepath.Clean("/"+src), func(p string, fi fs.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(base, p)
-			link := ""
-			if fi.Mode()&fs.ModeSymlink != 0 {
-				link, _ = os.Readlink(p)
-			}
-			h, err := tar.FileInfoHeader(fi, link)
-			if err != nil {
-				return err
-			}
-			h.Name = rel
-			if fi.IsDir() {
-				h.Name += "/"
-			}
-			if err := tw.WriteHeader(h); err != nil {
-				return err
-			}
-			if fi.Mode().IsRegular() {
-				f, err := os.Open(p)
-				if err != nil {
-					return err
-				}
-				_, err = io.Copy(tw, f)
-				f.Close()
-				return err
-			}
-			return nil
-		})
+		return TarTree(w, filepath.Clean("/"+src))
+	})
+}
+
+// TarTree writes src, a file or a directory tree, to w as a tar stream
+// whose entries are named from src's base name ("data/", "data/f"), as
+// cp's archives are. Symlinks are archived as links, never followed.
+func TarTree(w io.Writer, src string) error {
+	tw := tar.NewWriter(w)
+	base := filepath.Dir(filepath.Clean(src))
+	err := filepath.Walk(filepath.Clean(src), func(p string, fi fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		return tw.Close()
+		rel, err := filepath.Rel(base, p)
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			link, _ = os.Readlink(p)
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = rel
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
 
 // CopyTo unpacks a tar stream into the container's directory dst, never

@@ -87,11 +87,22 @@ func (r *Runtime) dieEvent(id string, s *Spec, code int, started time.Time) {
 	r.event("die", id, s, extra...)
 }
 
+// FollowOptions say where FollowEvents starts.
+type FollowOptions struct {
+	// Replay starts from the oldest event kept instead of from now.
+	Replay bool
+	// Ready, when set, is called once the follower is in place: every
+	// event recorded after Ready returns reaches fn. A caller that looks
+	// at the containers in Ready and then reacts to events misses no
+	// change between the two.
+	Ready func()
+}
+
 // FollowEvents calls fn with each event of every container of this berth,
-// in the order recorded, from now on (with replay, from the oldest event
+// in the order recorded, from now on (with Replay, from the oldest event
 // kept) until ctx ends or fn returns an error.
-func (r *Runtime) FollowEvents(ctx context.Context, replay bool, fn func(Event) error) error {
-	return r.events().follow(ctx, replay, fn)
+func (r *Runtime) FollowEvents(ctx context.Context, opts FollowOptions, fn func(Event) error) error {
+	return r.events().follow(ctx, opts, fn)
 }
 
 // eventLog is the append-only events log: segments <dir>/<n>.jsonl.
@@ -259,7 +270,7 @@ func (lr *lineReader) next(fn func(Event) error) error {
 	}
 }
 
-func (l *eventLog) follow(ctx context.Context, replay bool, fn func(Event) error) error {
+func (l *eventLog) follow(ctx context.Context, opts FollowOptions, fn func(Event) error) error {
 	if err := os.MkdirAll(l.dir, 0o700); err != nil {
 		return err
 	}
@@ -273,9 +284,12 @@ func (l *eventLog) follow(ctx context.Context, replay bool, fn func(Event) error
 	stop := context.AfterFunc(ctx, func() { ino.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	f, n, err := l.open(replay)
+	f, n, err := l.open(opts.Replay)
 	if err != nil {
 		return err
+	}
+	if opts.Ready != nil {
+		opts.Ready()
 	}
 	cur := &lineReader{f: f}
 	defer func() { cur.f.Close() }()

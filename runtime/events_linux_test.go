@@ -24,7 +24,7 @@ func followLog(t *testing.T, l *eventLog, replay bool) *followed {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &followed{done: make(chan error, 1), cancel: cancel}
 	go func() {
-		f.done <- l.follow(ctx, replay, func(ev Event) error {
+		f.done <- l.follow(ctx, FollowOptions{Replay: replay}, func(ev Event) error {
 			f.mu.Lock()
 			f.events = append(f.events, ev)
 			f.mu.Unlock()
@@ -201,5 +201,45 @@ func TestEventLineWrittenInPiecesReadOnce(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Action != "split" || got[0].ID != "abc" || got[1].Action != "after" {
 		t.Errorf("read %+v", got)
+	}
+}
+
+// TestEventLogReadyMissesNothing: an event appended once Ready has been
+// called reaches the follower, with no marker dance.
+func TestEventLogReadyMissesNothing(t *testing.T) {
+	l := &eventLog{dir: filepath.Join(t.TempDir(), "events"), max: 4 << 10, keep: 4}
+	for i := range 3 {
+		if err := l.append(Event{Action: "before", ID: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	var seen []string
+	go func() {
+		done <- l.follow(ctx, FollowOptions{Ready: func() { close(ready) }}, func(ev Event) error {
+			seen = append(seen, ev.Action)
+			if ev.Action == "after" {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	<-ready
+	if err := l.append(Event{Action: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the event appended after Ready never reached the follower")
+	}
+	if len(seen) != 1 || seen[0] != "after" {
+		t.Errorf("follower saw %v, want only the event appended after Ready", seen)
 	}
 }

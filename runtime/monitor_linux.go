@@ -277,14 +277,21 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		r.destroy(id, inst)
 		inst = nil
 
+		// Whether it restarts is decided, and recorded, before its die
+		// event: a follower of the events that reads the state at a die
+		// sees Restarting, or Exited for good.
+		restart := r.shouldRestart(id, &s, code, rec.RestartCount)
 		rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
+		if restart {
+			rec.Status = StatusRestarting
+		}
 		rec.OutputPipes = [2]uint64{}
 		if code < 0 {
 			rec.Error = "the container exited while its monitor was replaced; its exit status is unknown"
 		}
 		statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 		r.dieEvent(id, &s, code, started)
-		if !r.shouldRestart(id, &s, code, rec.RestartCount) {
+		if !restart {
 			return nil
 		}
 		// Backoff doubles while the container keeps failing fast, and
@@ -292,8 +299,6 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 		if time.Since(started) > 10*time.Second {
 			backoff = 100 * time.Millisecond
 		}
-		rec.Status = StatusRestarting
-		statefile.WriteJSON(filepath.Join(dir, "status.json"), &rec, statefile.Options{})
 		deadline := time.Now().Add(backoff)
 		for time.Now().Before(deadline) {
 			if r.stopRequested(id) {

@@ -224,6 +224,55 @@ func TestRestartOnFailure(t *testing.T) {
 	}
 }
 
+// TestDieEventAfterRestartDecision: at a container's die event its state
+// already says whether it restarts. An attached up reads the state at each
+// die; when the monitor recorded Exited first and Restarting only after,
+// an up with --abort-on-container-exit took a restarting container for
+// one that had stopped for good.
+func TestDieEventAfterRestartDecision(t *testing.T) {
+	rt := newRuntime(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := busyboxSpec(t, "sh", "-c", "exit 3")
+	s.Restart = runtime.RestartPolicy{Name: "on-failure", MaxRetries: 1}
+	info := create(t, rt, s)
+	ready := make(chan struct{})
+	var states []runtime.Status
+	done := make(chan error, 1)
+	go func() {
+		done <- rt.FollowEvents(ctx, runtime.FollowOptions{Ready: func() { close(ready) }}, func(ev runtime.Event) error {
+			if ev.ID != info.ID || ev.Action != "die" {
+				return nil
+			}
+			got, err := rt.Inspect(ctx, info.ID)
+			if err != nil {
+				return err
+			}
+			states = append(states, got.Status)
+			if len(states) == 2 {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	<-ready
+	if err := rt.Start(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("die events seen with states %v, want two within 20s", states)
+	}
+	want := []runtime.Status{runtime.StatusRestarting, runtime.StatusExited}
+	if len(states) != 2 || states[0] != want[0] || states[1] != want[1] {
+		t.Errorf("states at the die events: %v, want %v", states, want)
+	}
+}
+
 func TestExecAndHealth(t *testing.T) {
 	rt := newRuntime(t)
 	ctx := context.Background()

@@ -330,6 +330,30 @@ func (s *Store) Remove(ctx context.Context, name string, force bool) error {
 	return os.RemoveAll(gone)
 }
 
+// Prune removes the anonymous volumes (with all, every volume) that no
+// container uses, and returns their names. A volume found in use when it
+// comes to its removal is left.
+func (s *Store) Prune(ctx context.Context, all bool) ([]string, error) {
+	vs, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, v := range vs {
+		if (!v.Anonymous && !all) || len(s.Users(v.Name)) > 0 {
+			continue
+		}
+		if err := s.Remove(ctx, v.Name, false); err != nil {
+			if errors.Is(err, ErrInUse) || errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return removed, err
+		}
+		removed = append(removed, v.Name)
+	}
+	return removed, nil
+}
+
 // MarkInitialized records that the volume was filled (or deliberately
 // left empty) on its first use.
 func (s *Store) MarkInitialized(name string) error {

@@ -72,11 +72,7 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 			case images:
 				var list []string
 				for _, s := range p.Services {
-					if s.Image != "" {
-						list = append(list, s.Image)
-					} else {
-						list = append(list, p.Name+"-"+s.Name)
-					}
+					list = append(list, project.ImageName(p, s))
 				}
 				return lines(list)
 			case hash != "":
@@ -88,7 +84,7 @@ func newConfigCommand(g *globalOptions) *cobra.Command {
 				for _, n := range names {
 					s, ok := p.Services[n]
 					if !ok {
-						return fmt.Errorf("no service %q", n)
+						return fmt.Errorf("--hash: %w: %q (the project has %v)", project.ErrNoService, n, p.ServiceNames())
 					}
 					h, err := project.ConfigHash(s)
 					if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,10 +24,11 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 		func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
 			opts := project.EventsOptions{Services: args}
 			var err error
-			if opts.Since, err = parseTimestamp("--since", since); err != nil {
+			now := time.Now()
+			if opts.Since, err = parseTimestamp("--since", since, now); err != nil {
 				return err
 			}
-			if opts.Until, err = parseTimestamp("--until", until); err != nil {
+			if opts.Until, err = parseTimestamp("--until", until, now); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -59,35 +59,4 @@ func printEvent(w io.Writer, ev project.Event, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, "%s container %s %s (%s)\n", ev.Time.Local().Format("2006-01-02 15:04:05.000000"), ev.Action, ev.Container, strings.Join(attrs, ", "))
 	return err
-}
-
-// parseTimestamp reads --since and --until as docker does: an RFC 3339
-// time (or date), Unix seconds with an optional fraction, or a duration
-// back from now ("10m").
-func parseTimestamp(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	if secs, frac, ok := strings.Cut(s, "."); secs != "" {
-		if n, err := strconv.ParseInt(secs, 10, 64); err == nil {
-			var ns int64
-			if ok {
-				f, err := strconv.ParseFloat("0."+frac, 64)
-				if err != nil {
-					return time.Time{}, usageError{fmt.Sprintf("%s %q: not a time", flag, s)}
-				}
-				ns = int64(f * 1e9)
-			}
-			return time.Unix(n, ns), nil
-		}
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usageError{fmt.Sprintf("%s %q: want an RFC 3339 time, Unix seconds or a duration", flag, s)}
 }

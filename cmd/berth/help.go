@@ -22,7 +22,7 @@ var groupOf = map[string]string{
 	"run": "one-off", "exec": "one-off", "cp": "one-off", "test": "one-off",
 
 	"build": "images", "pull": "images", "push": "images", "images": "images",
-	"image": "images", "login": "images", "logout": "images",
+	"image": "images", "login": "images", "logout": "images", "export": "images",
 
 	"volume": "volumes",
 
@@ -106,6 +106,12 @@ var examples = map[string]string{
   berth push web`,
 	"images": `  berth images
   berth images -q web`,
+	"export": `  berth export kubernetes -o k8s/
+  berth export kubernetes --registry registry.lan:5000/shop --push -o k8s/`,
+	"export kubernetes": `  berth export kubernetes -o k8s/
+  berth export kubernetes web db --service-type LoadBalancer
+  berth export kubernetes --registry registry.lan:5000/shop --push -o k8s/
+  berth export kubernetes --strict    # unmapped fields are errors`,
 	"image": `  berth image ls
   berth image pull busybox:1.37`,
 	"image import": `  tar -C rootfs -c . | berth image import - mybase:1

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/runtime"
 	"github.com/berthdev/berth/runtime/image"
 	"github.com/spf13/cobra"
 )
@@ -28,30 +27,6 @@ func openImages(g *globalOptions) (*image.Store, error) {
 		return nil, err
 	}
 	return image.Open(g.Root)
-}
-
-// imageInUse reports whether any container of the root was made from the
-// image with this ID.
-func imageInUse(g *globalOptions) func(string) bool {
-	if err := g.storage(); err != nil {
-		return func(string) bool { return true }
-	}
-	rt, err := runtime.Open(g.Root, g.State)
-	if err != nil {
-		return func(string) bool { return true } // when unsure, keep
-	}
-	infos, err := rt.List(contextBackground())
-	if err != nil {
-		return func(string) bool { return true }
-	}
-	return func(id string) bool {
-		for _, i := range infos {
-			if i.Labels["berth.image.id"] == id {
-				return true
-			}
-		}
-		return false
-	}
 }
 
 func newImageCommand(g *globalOptions) *cobra.Command {
@@ -85,8 +60,11 @@ it lists every image in berth's store, as ` + "`berth image ls`" + ` does.`
 		}
 		format, _ := cmd.Flags().GetString("format")
 		quiet, _ := cmd.Flags().GetBool("quiet")
-		if format != "table" && format != "json" && format != "" {
-			return usageError{fmt.Sprintf("--format: %q is not table or json", format)}
+		if err := checkFormat(format, "table", "json"); err != nil {
+			return err
+		}
+		if all, _ := cmd.Flags().GetBool("all"); all {
+			return usageError{"--all lists the intermediate images of builds, which no container is made from: use it with `berth image ls`"}
 		}
 		return withProject(cmd, g, args, func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
 			rows, err := e.ProjectImages(cmd.Context(), p, args)
@@ -155,6 +133,9 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 		Short: "List images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
 			s, err := openImages(g)
 			if err != nil {
 				return err
@@ -169,36 +150,7 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 				hide := image.Intermediates(imgs)
 				imgs = slices.DeleteFunc(imgs, func(img *image.Image) bool { return hide[img.ID] })
 			}
-			out := cmd.OutOrStdout()
-			if quiet {
-				for _, img := range imgs {
-					fmt.Fprintln(out, shortImageID(img.ID))
-				}
-				return nil
-			}
-			switch format {
-			case "json":
-				type row struct {
-					Name    string    `json:"Name"`
-					ID      string    `json:"ID"`
-					Digest  string    `json:"Digest"`
-					Size    int64     `json:"Size"`
-					Created time.Time `json:"Created"`
-				}
-				var rows []row
-				for _, img := range imgs {
-					rows = append(rows, row{displayName(img), img.ID, img.Digest, img.Size, img.Created})
-				}
-				return writeJSON(out, rows)
-			case "table", "":
-				tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tIMAGE ID\tSIZE\tCREATED")
-				for _, img := range imgs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", displayName(img), shortImageID(img.ID), humanSize(img.Size), humanAge(img.Created))
-				}
-				return tw.Flush()
-			}
-			return usageError{fmt.Sprintf("--format: %q is not table or json", format)}
+			return printImages(cmd.OutOrStdout(), imgs, format, quiet, time.Now())
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
@@ -207,8 +159,43 @@ func newImageListCommand(g *globalOptions, use string) *cobra.Command {
 	return cmd
 }
 
-// printWarnings tells the user, once each, what storing images left out.
-func printWarnings(w io.Writer, imgs ...*image.Image) {
+// printImages prints the store's images as a table (their age as of
+// now), as JSON, or their short IDs alone.
+func printImages(out io.Writer, imgs []*image.Image, format string, quiet bool, now time.Time) error {
+	if quiet {
+		for _, img := range imgs {
+			fmt.Fprintln(out, shortImageID(img.ID))
+		}
+		return nil
+	}
+	if format == "json" {
+		type row struct {
+			Name    string    `json:"Name"`
+			ID      string    `json:"ID"`
+			Digest  string    `json:"Digest"`
+			Size    int64     `json:"Size"`
+			Created time.Time `json:"Created"`
+		}
+		var rows []row
+		for _, img := range imgs {
+			rows = append(rows, row{displayName(img), img.ID, img.Digest, img.Size, img.Created})
+		}
+		return writeJSON(out, rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tIMAGE ID\tSIZE\tCREATED")
+	for _, img := range imgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", displayName(img), shortImageID(img.ID), humanSize(img.Size), humanAge(img.Created, now))
+	}
+	return tw.Flush()
+}
+
+// printWarnings tells the user, once each, what storing images left out
+// (unless --log-level is above warn).
+func printWarnings(w io.Writer, g *globalOptions, imgs ...*image.Image) {
+	if !g.warnings() {
+		return
+	}
 	seen := map[string]bool{}
 	for _, img := range imgs {
 		for _, m := range img.Warnings {
@@ -247,11 +234,12 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%dB", n)
 }
 
-func humanAge(t time.Time) string {
+// humanAge says how long before now t was.
+func humanAge(t, now time.Time) string {
 	if t.IsZero() {
 		return "N/A"
 	}
-	d := time.Since(t)
+	d := now.Sub(t)
 	switch {
 	case d < time.Minute:
 		return "Less than a minute ago"
@@ -293,7 +281,7 @@ func newImageImportCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printWarnings(cmd.ErrOrStderr(), img)
+			printWarnings(cmd.ErrOrStderr(), g, img)
 			fmt.Fprintln(cmd.OutOrStdout(), img.ID)
 			return nil
 		},
@@ -337,7 +325,7 @@ func newImageLoadCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printWarnings(cmd.ErrOrStderr(), imgs...)
+			printWarnings(cmd.ErrOrStderr(), g, imgs...)
 			if !quiet {
 				for _, img := range imgs {
 					fmt.Fprintf(cmd.OutOrStdout(), "Loaded image: %s\n", displayName(img))
@@ -389,21 +377,17 @@ func newImageRemoveCommand(g *globalOptions) *cobra.Command {
 		Short:   "Remove images",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openImages(g)
+			// Whether a container uses an image joins the containers
+			// and the image store: project knows both.
+			e, err := openEngine(g)
 			if err != nil {
 				return err
 			}
-			inUse := imageInUse(g)
-			for _, a := range args {
-				names, err := s.Remove(cmd.Context(), a, image.RemoveOptions{Force: force, InUse: inUse})
-				if err != nil {
-					return err
-				}
-				for _, n := range names {
-					fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", image.FamiliarName(n))
-				}
+			names, err := e.RemoveImages(cmd.Context(), args, force)
+			for _, n := range names {
+				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", image.FamiliarName(n))
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove even if a container uses it")
@@ -417,11 +401,11 @@ func newImagePruneCommand(g *globalOptions) *cobra.Command {
 		Short: "Remove unused images and unreferenced layers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openImages(g)
+			e, err := openEngine(g)
 			if err != nil {
 				return err
 			}
-			names, err := s.Prune(cmd.Context(), image.PruneOptions{All: all, InUse: imageInUse(g), KeepSnapshot: snapshotInUse(g)})
+			names, err := e.PruneImages(cmd.Context(), all)
 			for _, n := range names {
 				fmt.Fprintf(cmd.OutOrStdout(), "Deleted: %s\n", image.FamiliarName(n))
 			}
@@ -430,26 +414,6 @@ func newImagePruneCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove every image no container uses, not only unnamed ones")
 	return cmd
-}
-
-// snapshotInUse reports whether a container's root file system stacks the
-// snapshot directory.
-func snapshotInUse(g *globalOptions) func(string) bool {
-	rt, err := runtime.Open(g.Root, g.State)
-	if err != nil {
-		return func(string) bool { return true }
-	}
-	infos, err := rt.List(contextBackground())
-	if err != nil {
-		return func(string) bool { return true }
-	}
-	used := map[string]bool{}
-	for _, i := range infos {
-		for _, l := range i.Spec.Layers {
-			used[l] = true
-		}
-	}
-	return func(dir string) bool { return used[dir] }
 }
 
 func newImageInspectCommand(g *globalOptions) *cobra.Command {
@@ -504,13 +468,15 @@ func newImagePullCommand(g *globalOptions) *cobra.Command {
 				opts.Platform = &p
 			}
 			if !quiet {
-				opts.Progress = pullProgress(cmd.ErrOrStderr(), g)
+				if opts.Progress, err = pullProgress(cmd.ErrOrStderr(), g); err != nil {
+					return err
+				}
 			}
 			img, err := s.Pull(cmd.Context(), args[0], opts)
 			if err != nil {
 				return err
 			}
-			printWarnings(cmd.ErrOrStderr(), img)
+			printWarnings(cmd.ErrOrStderr(), g, img)
 			if !quiet {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Digest: %s\n", img.Digest)
 			}

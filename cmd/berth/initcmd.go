@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"text/tabwriter"
 
-	"github.com/berthdev/berth/templates"
+	"github.com/berthdev/berth/project"
 	"github.com/spf13/cobra"
 )
 
@@ -35,9 +33,9 @@ its test. Files that exist are never overwritten unless --force is given.`,
 			out := cmd.OutOrStdout()
 			if list {
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				for _, s := range templates.Starters() {
+				for _, s := range project.Starters() {
 					def := ""
-					if s.Name == templates.DefaultStarter {
+					if s.Name == project.DefaultStarter {
 						def = " (default)"
 					}
 					fmt.Fprintf(tw, "%s\t%s%s\n", s.Name, s.Description, def)
@@ -52,12 +50,8 @@ its test. Files that exist are never overwritten unless --force is given.`,
 			if err != nil {
 				return err
 			}
-			project := g.ProjectName
-			if project == "" {
-				project = projectNameOf(abs)
-			}
-			written, err := templates.WriteStarter(abs, name, templates.StarterOptions{Name: project, Force: force})
-			if errors.Is(err, templates.ErrExists) {
+			written, err := project.Init(abs, project.InitOptions{Template: name, Name: g.ProjectName, Force: force})
+			if errors.Is(err, project.ErrStarterExists) {
 				return fmt.Errorf("%w\nnothing was written: pass --force to overwrite them", err)
 			}
 			if err != nil {
@@ -82,19 +76,8 @@ its test. Files that exist are never overwritten unless --force is given.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&name, "template", "t", templates.DefaultStarter, "the starter to write (see --list)")
+	f.StringVarP(&name, "template", "t", project.DefaultStarter, "the starter to write (see --list)")
 	f.BoolVar(&list, "list", false, "list the starters")
 	f.BoolVar(&force, "force", false, "overwrite files that exist")
 	return cmd
-}
-
-// projectNameOf is the project name compose gives a directory: its base
-// name, lower case, with only letters, digits, - and _.
-func projectNameOf(dir string) string {
-	n := regexp.MustCompile(`[^a-z0-9_-]`).ReplaceAllString(strings.ToLower(filepath.Base(dir)), "")
-	n = strings.TrimLeft(n, "-_")
-	if n == "" {
-		return "app"
-	}
-	return n
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berthdev/berth/project"
+	"github.com/berthdev/berth/runtime/image"
 	"golang.org/x/term"
 )
 
@@ -142,6 +144,9 @@ func (l *logPrinter) Width(n int) {
 	l.mu.Unlock()
 }
 
+// LogLine prints one line of a container's output.
+func (l *logPrinter) LogLine(name string, line project.LogLine) { l.Line(name, line.Time, line.Text) }
+
 // Line prints one line of name's output.
 func (l *logPrinter) Line(name string, t time.Time, text string) {
 	l.mu.Lock()
@@ -166,4 +171,33 @@ func (l *logPrinter) Line(name string, t time.Time, text string) {
 	b.WriteString(text)
 	b.WriteByte('\n')
 	io.WriteString(l.w, b.String())
+}
+
+// pullProgress renders layer downloads: a line per layer, updated in place
+// on a terminal, one line per finished layer otherwise.
+//
+// It follows --progress as the other progress output does: tty, plain,
+// json or quiet (nil: none), auto choosing tty on a terminal.
+func pullProgress(w io.Writer, g *globalOptions) (func(image.Progress), error) {
+	p, err := newProgress(w, g.Progress, g.Ansi)
+	if err != nil || p.mode == "quiet" {
+		return nil, err
+	}
+	var mu sync.Mutex
+	tty := p.mode == "tty"
+	last := map[string]int64{}
+	return func(pr image.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		id := "Layer " + shortImageID(strings.TrimPrefix(pr.Layer, "sha256:"))
+		switch {
+		case pr.Cached:
+			p.Event(id, "Already exists")
+		case pr.Done:
+			p.Event(id, "Pull complete")
+		case tty && pr.Complete-last[pr.Layer] > 256<<10:
+			last[pr.Layer] = pr.Complete
+			p.Event(id, fmt.Sprintf("Downloading %s/%s", humanSize(pr.Complete), humanSize(pr.Total)))
+		}
+	}, nil
 }

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/runtime/image"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 )
@@ -27,7 +27,7 @@ func loadProject(cmd *cobra.Command, g *globalOptions, args []string) (*project.
 		Files: g.Files, ProjectName: g.ProjectName, ProjectDir: g.ProjectDir,
 		EnvFiles: g.EnvFiles, Profiles: splitProfiles(g.Profiles), WorkingDir: wd, Stdin: cmd.InOrStdin(),
 		Services: targetedServices(cmd, args),
-		Warn:     func(msg string) { fmt.Fprintln(stderr, "berth: warning:", msg) },
+		Warn:     func(msg string) { g.warn(stderr, msg) },
 		// `config` always validates in full; the verbs that act on a
 		// project skip what an unchanged input already passed.
 		CacheDir: filepath.Join(g.State, "compose-valid"),
@@ -79,15 +79,7 @@ func openEngine(g *globalOptions) (*project.Engine, error) {
 	if err := g.storage(); err != nil {
 		return nil, err
 	}
-	e, err := project.NewEngine(g.Root, g.State)
-	if err != nil {
-		return nil, err
-	}
-	if e.RegistryConfig, err = image.LoadConfig(image.ConfigPath()); err != nil {
-		return nil, err
-	}
-	e.Build = buildFunc(g)
-	return e, nil
+	return project.NewEngine(g.Root, g.State)
 }
 
 // events returns the progress printer of a command as project events.
@@ -99,18 +91,24 @@ func events(cmd *cobra.Command, g *globalOptions) (project.Events, error) {
 	return p.Event, nil
 }
 
-// timeoutFlag is -t/--timeout in seconds; nil when not given.
+// timeoutFlag is -t/--timeout in whole seconds; nil when not given. A
+// negative or zero timeout kills at once.
 type timeoutFlag struct {
 	secs int
 	set  bool
 }
 
-func (t *timeoutFlag) String() string { return fmt.Sprint(t.secs) }
+func (t *timeoutFlag) String() string { return strconv.Itoa(t.secs) }
+
 func (t *timeoutFlag) Set(s string) error {
-	_, err := fmt.Sscanf(s, "%d", &t.secs)
-	t.set = err == nil
-	return err
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a number of seconds", s)
+	}
+	t.secs, t.set = n, true
+	return nil
 }
+
 func (t *timeoutFlag) Type() string { return "int" }
 
 func (t *timeoutFlag) duration() *time.Duration {
@@ -148,6 +146,11 @@ func withProject(cmd *cobra.Command, g *globalOptions, args []string,
 	e, err := openEngine(g)
 	if err != nil {
 		return err
+	}
+	// What the builder prints when a verb builds an image on its way
+	// goes to stderr, unless --progress quiet.
+	if g.Progress != "quiet" {
+		e.BuildOutput = cmd.ErrOrStderr()
 	}
 	return run(cmd, p, e, args)
 }

@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -72,12 +77,15 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 	f.StringArrayVar(&g.Profiles, "profile", nil, "profiles to enable (env COMPOSE_PROFILES)")
 	f.StringVar(&g.Root, "root", envOr("BERTH_ROOT", "/var/lib/berth"), "persistent data directory (env BERTH_ROOT)")
 	f.StringVar(&g.State, "state", envOr("BERTH_STATE", "/run/berth"), "runtime state directory (env BERTH_STATE)")
-	f.StringVar(&g.LogLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.StringVar(&g.LogLevel, "log-level", "warn", "log level: debug, info, warn, error, fatal; above warn, berth prints no warnings (it has no debug or info messages)")
 	f.StringVar(&g.Progress, "progress", "auto", "progress output: auto, tty, plain, json, quiet")
 	f.StringVar(&g.Ansi, "ansi", "auto", "control characters: never, always, auto")
 	// Commands that use the store say at once when berth lacks root,
 	// before reading the compose file.
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if !slices.Contains(logLevels, g.LogLevel) {
+			return usageError{fmt.Sprintf("--log-level %q: want one of %s", g.LogLevel, strings.Join(logLevels, ", "))}
+		}
 		top := cmd
 		for top.HasParent() && top.Parent() != root {
 			top = top.Parent()
@@ -98,7 +106,45 @@ func newRootCommand() (*cobra.Command, *globalOptions) {
 		root.AddCommand(mk(g))
 	}
 	arrangeHelp(root)
+	usageArgs(root)
 	return root, g
+}
+
+// usageArgs makes a wrong number of arguments a usage error, as a wrong
+// flag is (flagError).
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{fmt.Sprintf("%v\nSee '%s --help'.", err, cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+}
+
+// logLevels are the values of --log-level, as docker's, from the most
+// said to the least.
+var logLevels = []string{"debug", "info", "warn", "error", "fatal"}
+
+// warnings says whether warnings are printed: not when --log-level is
+// above warn.
+func (g *globalOptions) warnings() bool {
+	return slices.Index(logLevels, g.LogLevel) <= slices.Index(logLevels, "warn")
+}
+
+// warn prints a warning, unless --log-level is above warn.
+func (g *globalOptions) warn(w io.Writer, msg string) {
+	if g.warnings() {
+		fmt.Fprintln(w, "berth: warning:", msg)
+	}
 }
 
 func run(args []string) int {

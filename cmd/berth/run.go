@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/runtime"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -20,7 +19,7 @@ func init() {
 
 // terminal sets up the caller's terminal for a container with a TTY: raw
 // mode, the size, and resize events; restore undoes it.
-func terminal(st *runtime.Stdio) (restore func()) {
+func terminal(st *project.Stdio) (restore func()) {
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {
 		return func() {}
@@ -30,16 +29,16 @@ func terminal(st *runtime.Stdio) (restore func()) {
 		return func() {}
 	}
 	if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
-		st.Size = &runtime.WinSize{Width: uint16(w), Height: uint16(h)}
+		st.Size = &project.WinSize{Width: uint16(w), Height: uint16(h)}
 	}
-	resize := make(chan runtime.WinSize, 1)
+	resize := make(chan project.WinSize, 1)
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	go func() {
 		for range winch {
 			if w, h, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
 				select {
-				case resize <- runtime.WinSize{Width: uint16(w), Height: uint16(h)}:
+				case resize <- project.WinSize{Width: uint16(w), Height: uint16(h)}:
 				default:
 				}
 			}
@@ -54,8 +53,8 @@ func terminal(st *runtime.Stdio) (restore func()) {
 
 // stdio wires the command's streams; without a TTY, SIGINT and SIGTERM
 // are forwarded to the container's process.
-func stdio(cmd *cobra.Command, interactive, tty bool) (runtime.Stdio, func()) {
-	st := runtime.Stdio{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
+func stdio(cmd *cobra.Command, interactive, tty bool) (project.Stdio, func()) {
+	st := project.Stdio{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr()}
 	if interactive {
 		st.In = cmd.InOrStdin()
 	}
@@ -69,7 +68,8 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	var opts project.RunOptions
 	var noTTY, tty bool
 	var entrypoint string
-	var publish, volumes, labels []string
+	var publish, volumes, labels, env []string
+	var pull string
 	cmd := projectCommand(g, "run [OPTIONS] SERVICE [COMMAND] [ARGS...]", "Run a one-off command in a new container of a service", cobra.MinimumNArgs(1),
 		func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
 			ev, err := events(cmd, g)
@@ -87,11 +87,21 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 				}
 				opts.Entrypoint = &ep
 			}
-			opts.Publish, opts.Volumes, opts.Events = publish, volumes, ev
-			opts.Labels = map[string]string{}
-			for _, l := range labels {
-				k, v, _ := strings.Cut(l, "=")
-				opts.Labels[k] = v
+			opts.Events = ev
+			if opts.Publish, err = parsePublish(publish); err != nil {
+				return err
+			}
+			if opts.Volumes, err = parseVolumes(volumes); err != nil {
+				return err
+			}
+			if opts.Labels, err = parseLabels("-l", labels); err != nil {
+				return err
+			}
+			if opts.Env, err = parseEnv(env, os.LookupEnv); err != nil {
+				return err
+			}
+			if opts.Pull, err = parsePull(pull); err != nil {
+				return err
 			}
 			// A TTY when stdin is a terminal, unless -T; -t forces one.
 			opts.Tty = (tty || term.IsTerminal(int(os.Stdin.Fd()))) && !noTTY && !opts.Detach
@@ -125,7 +135,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.SetInterspersed(false)
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background and print the container name")
 	f.BoolVar(&opts.Remove, "rm", false, "remove the container when it exits")
-	f.StringArrayVarP(&opts.Env, "env", "e", nil, "set environment variables")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone: its value here)")
 	f.StringVarP(&opts.User, "user", "u", "", "run as this user")
 	f.StringVarP(&opts.Workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVar(&entrypoint, "entrypoint", "", "override the entrypoint")
@@ -139,16 +149,21 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&tty, "tty", "t", false, "allocate a pseudo-TTY")
 	f.BoolVarP(&opts.Interactive, "interactive", "i", true, "keep stdin open")
 	f.BoolVar(&opts.Build, "build", false, "build the image before starting")
-	f.StringVar(&opts.Pull, "pull", "", `pull the image: "always", "missing", "never"`)
+	f.StringVar(&pull, "pull", "policy", `pull the image: "always", "missing", "never", "build" or the service's "policy"`)
 	return cmd
 }
 
 func newExecCommand(g *globalOptions) *cobra.Command {
 	var opts project.ExecOptions
 	var noTTY, interactive bool
+	var env []string
 	cmd := projectCommand(g, "exec [OPTIONS] SERVICE COMMAND [ARGS...]", "Run a command in a running container", cobra.MinimumNArgs(2),
 		func(cmd *cobra.Command, p *project.Project, e *project.Engine, args []string) error {
 			opts.Service, opts.Command = args[0], args[1:]
+			var err error
+			if opts.Env, err = parseEnv(env, os.LookupEnv); err != nil {
+				return err
+			}
 			opts.Tty = term.IsTerminal(int(os.Stdin.Fd())) && !noTTY && !opts.Detach
 			var restore func()
 			opts.Stdio, restore = stdio(cmd, interactive && !opts.Detach, opts.Tty)
@@ -173,7 +188,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "run the command in the background")
 	f.BoolVarP(&noTTY, "no-TTY", "T", false, "disable pseudo-TTY allocation (default: auto-detected)")
 	f.BoolVarP(&interactive, "interactive", "i", true, "keep stdin open")
-	f.StringArrayVarP(&opts.Env, "env", "e", nil, "set environment variables")
+	f.StringArrayVarP(&env, "env", "e", nil, "set an environment variable KEY=VALUE (KEY alone: its value here)")
 	f.StringVarP(&opts.User, "user", "u", "", "run as this user")
 	f.StringVarP(&opts.Workdir, "workdir", "w", "", "working directory")
 	f.IntVar(&opts.Index, "index", 0, "the replica, when a service has several")

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/runtime"
 	"github.com/spf13/cobra"
 )
 
@@ -107,7 +106,7 @@ func runTest(cmd *cobra.Command, g *globalOptions, p *project.Project, e *projec
 		// Standard output carries the record alone.
 		out = stderr
 	}
-	opts.Stdio = runtime.Stdio{Out: ev.writer(out), Err: ev.writer(stderr)}
+	opts.Stdio = project.Stdio{Out: ev.writer(out), Err: ev.writer(stderr)}
 
 	// The root context ends at the first signal; here a signal ends the
 	// test, and the stack is removed before berth exits. Later signals
@@ -185,14 +184,14 @@ func printFailure(w io.Writer, res project.TestResult) {
 			continue
 		}
 		state := s.State
-		if s.State == string(runtime.StatusExited) {
+		if s.State == "exited" {
 			state = fmt.Sprintf("exited (%d)", s.ExitCode)
 		}
 		if s.Health != "" {
 			state += ", " + s.Health
 		}
 		fmt.Fprintf(&b, "--- %s (%s): %s\n", s.Service, s.Name, state)
-		if p := s.LastProbe; p != nil && s.Health != string(runtime.HealthHealthy) {
+		if p := s.LastProbe; p != nil && s.Health != "healthy" {
 			fmt.Fprintf(&b, "    last health check: exit %d: %s\n", p.ExitCode, strings.TrimSpace(p.Output))
 		}
 		for _, l := range s.Logs {

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/berthdev/berth/project"
@@ -29,6 +28,9 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 		Short: "List volumes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
 			s, err := openVolumes(g)
 			if err != nil {
 				return err
@@ -61,11 +63,15 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 	ls.Flags().StringVar(&format, "format", "table", "table or json")
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "only names")
 
+	var inspectFormat string
 	inspect := &cobra.Command{
 		Use:   "inspect VOLUME...",
 		Short: "Show volumes as JSON",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(inspectFormat, "json"); err != nil {
+				return err
+			}
 			s, err := openVolumes(g)
 			if err != nil {
 				return err
@@ -81,7 +87,7 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 			return writeJSON(cmd.OutOrStdout(), out)
 		},
 	}
-	inspect.Flags().String("format", "json", "json (the only format)")
+	inspect.Flags().StringVar(&inspectFormat, "format", "json", "json (the only format)")
 
 	var labels, opts []string
 	var driver string
@@ -94,7 +100,15 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			co := volumes.CreateOptions{Driver: driver, Labels: kvs(labels), Options: kvs(opts)}
+			lm, err := parseLabels("--label", labels)
+			if err != nil {
+				return err
+			}
+			om, err := parseLabels("--opt", opts)
+			if err != nil {
+				return err
+			}
+			co := volumes.CreateOptions{Driver: driver, Labels: lm, Options: om}
 			if len(co.Options) == 0 {
 				co.Options = nil
 			}
@@ -146,36 +160,15 @@ func newVolumeCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			vs, err := s.List(cmd.Context())
-			if err != nil {
-				return err
+			names, err := s.Prune(cmd.Context(), all)
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", n)
 			}
-			for _, v := range vs {
-				if (!v.Anonymous && !all) || len(s.Users(v.Name)) > 0 {
-					continue
-				}
-				if err := s.Remove(cmd.Context(), v.Name, false); err != nil {
-					if errors.Is(err, volumes.ErrInUse) {
-						continue // another volume is layered over it
-					}
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted:", v.Name)
-			}
-			return nil
+			return err
 		},
 	}
 	prune.Flags().BoolVarP(&all, "all", "a", false, "remove unused named volumes too")
-	prune.Flags().BoolVarP(&yes, "force", "f", false, "don't prompt for confirmation")
+	prune.Flags().BoolVarP(&yes, "force", "f", false, "don't prompt for confirmation (berth volume prune never prompts)")
 	cmd.AddCommand(ls, inspect, create, rm, prune)
 	return cmd
-}
-
-func kvs(in []string) map[string]string {
-	out := map[string]string{}
-	for _, s := range in {
-		k, v, _ := strings.Cut(s, "=")
-		out[k] = v
-	}
-	return out
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"github.com/berthdev/berth/project"
@@ -21,9 +19,7 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if quiet {
-				q := *g
-				q.Progress = "quiet"
-				e.Build = buildFunc(&q)
+				e.BuildOutput = nil
 			}
 			opts.Services, opts.Events = args, ev
 			lp := newLogPrinter(cmd.ErrOrStderr(), false, false, false)
@@ -35,15 +31,4 @@ func newWatchCommand(g *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.Prune, "prune", false, "delete the layers a rebuild leaves unused")
 	f.BoolVar(&quiet, "quiet", false, "hide build output")
 	return cmd
-}
-
-// watchInAttach is `up --watch`'s part of the attached stream: the
-// watch's lines go among the containers' as "watch | ...".
-func watchInAttach(e *project.Engine, p *project.Project, services []string, ev project.Events) func(context.Context, func(string)) error {
-	return func(ctx context.Context, line func(string)) error {
-		if err := e.Watch(ctx, p, project.WatchOptions{Services: services, NoUp: true, Events: ev, Log: line}); err != nil {
-			return fmt.Errorf("watch: %w", err)
-		}
-		return nil
-	}
 }
