@@ -13,6 +13,15 @@ import (
 // registry to push them to.
 var ErrNoRegistry = errors.New("pushing images needs a registry (--registry)")
 
+// The defaults of KubernetesOptions, named here so that the CLI needs
+// project alone.
+const (
+	KubeNodePort          = kube.NodePort
+	KubeDefaultVolumeSize = kube.DefaultVolumeSize
+	KubeSizeExtension     = kube.SizeExtension
+	KubeDefaultWaitImage  = kube.DefaultWaitImage
+)
+
 // KubernetesOptions are `berth export kubernetes`'s.
 type KubernetesOptions struct {
 	kube.Options

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/berthdev/berth/project"
-	"github.com/berthdev/berth/project/kube"
 	"github.com/spf13/cobra"
 )
 
@@ -78,8 +77,8 @@ func newExportKubernetesCommand(g *globalOptions) *cobra.Command {
 	f.StringVar(&opts.Registry, "registry", "", "registry for the images berth builds, as the cluster pulls them (host[:port][/path])")
 	f.BoolVar(&opts.Push, "push", false, "build and push the images berth builds to --registry first")
 	f.BoolVar(&opts.Strict, "strict", false, "fail when compose says what Kubernetes cannot express")
-	f.StringVar(&opts.ServiceType, "service-type", kube.NodePort, "Service type of published ports: NodePort or LoadBalancer")
-	f.StringVar(&opts.VolumeSize, "volume-size", kube.DefaultVolumeSize, "size of a volume's claim without "+kube.SizeExtension)
-	f.StringVar(&opts.WaitImage, "wait-image", kube.DefaultWaitImage, "image whose entrypoint is kubectl, for the init containers that wait for a dependency")
+	f.StringVar(&opts.ServiceType, "service-type", project.KubeNodePort, "Service type of published ports: NodePort or LoadBalancer")
+	f.StringVar(&opts.VolumeSize, "volume-size", project.KubeDefaultVolumeSize, "size of a volume's claim without "+project.KubeSizeExtension)
+	f.StringVar(&opts.WaitImage, "wait-image", project.KubeDefaultWaitImage, "image whose entrypoint is kubectl, for the init containers that wait for a dependency")
 	return cmd
 }
