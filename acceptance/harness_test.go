@@ -222,10 +222,14 @@ func (e *env) checkNothingLeft() {
 			t.Errorf("mount left: %s", l)
 		}
 	}
+	// A process of the test names its root and state on its command line
+	// or, for one started by a script, in its environment.
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, _ := os.ReadFile(p)
-		if bytes.Contains(b, []byte(e.Root)) || bytes.Contains(b, []byte(e.State)) {
+		env, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
+		if bytes.Contains(b, []byte(e.Root)) || bytes.Contains(b, []byte(e.State)) ||
+			bytes.Contains(env, []byte("BERTH_ROOT="+e.Root+"\x00")) || bytes.Contains(env, []byte("BERTH_STATE="+e.State+"\x00")) {
 			t.Errorf("process left: %s %q", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 		}
 	}

@@ -77,7 +77,9 @@ pid=$(berth top web | awk '$4 == "httpd" {print $2}')
 if [ -n "$watch" ]; then
 	step "berth watch --no-up &   # copies each edit of ./web into the running web"
 	wlog=$(mktemp)
-	berth watch --no-up --quiet >"$wlog" 2>&1 &
+	# The binary itself, not the shell function: $! must be its pid for
+	# the kill in cleanup to reach it.
+	"$BERTH" watch --no-up --quiet >"$wlog" 2>&1 &
 	watcher=$!
 fi
 how="web serves ./web through a bind mount"
