@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"net"
 	"os"
 	"path/filepath"
@@ -61,7 +62,9 @@ func (m *Manager) bridgeName(project, name string) string {
 
 // EnsureNetwork creates the network's bridge and subnet if needed.
 func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network, error) {
+	end := timing.Span("network: host lock")
 	unlock, err := m.lock()
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +92,17 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network
 			return nil, err
 		}
 	}
+	end = timing.Span("network: bridge")
 	if err := m.setupBridge(n); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	end()
+	end = timing.Span("network: nftables")
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	end()
+	defer timing.Span("network: iptables FORWARD")()
 	if err := openBridge(ctx, n); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
@@ -219,7 +227,9 @@ type AttachSpec struct {
 // keeps its addresses), with lo up and a veth into each network, and
 // publishes its ports. It returns the namespace's path.
 func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error) {
+	end := timing.Span("attach: host lock")
 	unlock, err := m.lock()
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +251,15 @@ func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error)
 		m.writeNetworkRules(spec.Project, st)
 		return nil, err
 	}
+	end = timing.Span("attach: netns")
 	if err := newNetNS(sb.NetNS); err != nil {
 		return fail(err)
 	}
 	if err := loUp(sb.NetNS); err != nil {
 		return fail(err)
 	}
+	end()
+	end = timing.Span("attach: veth")
 	for i, a := range spec.Networks {
 		n := st.Networks[a.Network]
 		if n == nil {
@@ -269,6 +282,7 @@ func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error)
 			return fail(fmt.Errorf("network %s: %w", n.FullName, err))
 		}
 	}
+	end()
 	if len(spec.Ports) > 0 {
 		if len(sb.Endpoints) == 0 {
 			return fail(errors.New("ports are published only from containers on a project network"))
@@ -279,9 +293,12 @@ func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error)
 		}
 		sb.Ports = ports
 	}
+	end = timing.Span("attach: save")
 	if err := m.save(spec.Project, st); err != nil {
 		return fail(err)
 	}
+	end()
+	defer timing.Span("attach: nftables")()
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
 		return fail(err)
 	}
@@ -290,7 +307,9 @@ func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error)
 
 // Detach removes a container's namespace, veths, addresses and port rules.
 func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
+	end := timing.Span("detach: host lock")
 	unlock, err := m.lock()
+	end()
 	if err != nil {
 		return err
 	}
@@ -303,11 +322,16 @@ func (m *Manager) Detach(ctx context.Context, project, containerID string) error
 	if sb == nil {
 		return nil
 	}
+	end = timing.Span("detach: veth, netns")
 	err = m.teardownSandbox(sb)
+	end()
 	delete(st.Sandboxes, containerID)
+	end = timing.Span("detach: nftables")
 	if werr := m.writeNetworkRules(project, st); werr != nil && err == nil {
 		err = werr
 	}
+	end()
+	defer timing.Span("detach: save")()
 	if serr := m.save(project, st); serr != nil && err == nil {
 		err = serr
 	}

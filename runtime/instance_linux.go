@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"io"
 	"os"
 	"os/exec"
@@ -225,8 +226,10 @@ func (r *Runtime) destroyStale(id string) {
 // fails, nothing of it is left: no libcontainer state, no cgroup, no
 // mount.
 func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
+	end := timing.Span("start: stale state, rootfs")
 	r.destroyStale(id)
 	rootfs, err := r.mountRootfs(id, s)
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +268,10 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if c, err = libcontainer.Create(r.lcRoot(), id, cfg); err != nil {
+	end = timing.Span("start: libcontainer create")
+	c, err = libcontainer.Create(r.lcRoot(), id, cfg)
+	end()
+	if err != nil {
 		return fail(fmt.Errorf("creating container %s: %w", s.Name, err))
 	}
 	if err := injectFault("container created"); err != nil {
@@ -293,7 +299,10 @@ func (r *Runtime) start(id string, s *Spec, sio stdio) (*instance, error) {
 			p.Stderr = sio.ErrFile
 		}
 	}
-	if err := c.Run(p); err != nil {
+	end = timing.Span("start: libcontainer run")
+	err = c.Run(p)
+	end()
+	if err != nil {
 		return fail(fmt.Errorf("starting container %s: %w", s.Name, startError(err)))
 	}
 	if err := injectFault("process started"); err != nil {

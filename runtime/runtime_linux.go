@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -111,6 +112,7 @@ var idPattern = regexp.MustCompile(`^[a-f0-9]{12,64}$`)
 
 // Create records a new container; nothing runs until Start or Run.
 func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
+	defer timing.Span("runtime: create")()
 	if !idPattern.MatchString(s.ID) {
 		return Info{}, fmt.Errorf("container ID %q: want 12 to 64 lowercase hex digits", s.ID)
 	}
