@@ -157,7 +157,7 @@ func (m *Manager) syncChain(c *nftables.Conn, exists bool, chain *nftables.Chain
 		}
 		same := len(got) == len(rules)
 		for _, r := range got {
-			same = same && bytes.Equal(r.UserData, mark)
+			same = same && (bytes.Equal(r.UserData, mark) || legacyGuard(owner, got))
 		}
 		if same {
 			return false, nil
@@ -170,6 +170,14 @@ func (m *Manager) syncChain(c *nftables.Conn, exists bool, chain *nftables.Chain
 		c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: mark, Exprs: r})
 	}
 	return exists || len(rules) > 0, nil
+}
+
+// legacyGuard says whether rules are the guard as berth wrote it before
+// rules carried a mark: the one rule of the guard chain, which only berth
+// writes, with no user data. Rewriting it would cost as much as any chain,
+// and a host where berths of both kinds run would rewrite it every time.
+func legacyGuard(owner []byte, rules []*nftables.Rule) bool {
+	return string(owner) == guardChain && len(rules) == 1 && len(rules[0].UserData) == 0
 }
 
 // rulesMark is the user data of the rules of a chain: their owner, then a
