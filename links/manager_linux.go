@@ -226,32 +226,28 @@ type AttachSpec struct {
 // <state>/netns, so it outlives the container's processes and a restart
 // keeps its addresses), with lo up and a veth into each network, and
 // publishes its ports. It returns the namespace's path.
+//
+// Only the allocation (addresses, ports, the record of the sandbox and
+// the rules) is made under the host's network lock; the namespace and its
+// veths, which no other container shares, are made after it, so that the
+// containers of a stack are wired in parallel. The sandbox is recorded
+// before anything of it exists, so what a crash leaves is found and
+// removed by Detach or Cleanup.
 func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error) {
-	end := timing.Span("attach: host lock")
-	unlock, err := m.lock()
-	end()
+	sb, nets, flush, err := m.reserve(spec)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := m.load(spec.Project)
-	if err != nil {
-		return nil, err
-	}
-	sb := &Sandbox{ContainerID: spec.ContainerID, ContainerName: spec.ContainerName, Service: spec.Service, Number: spec.Number, Hostname: spec.Hostname, Links: spec.Links, ExtraHosts: spec.ExtraHosts}
-	sb.NetNS = filepath.Join(m.state, "netns", spec.ContainerID)
-	st.Sandboxes[spec.ContainerID] = sb
-	if err := m.save(spec.Project, st); err != nil {
-		return nil, err
+	if err := flush(); err != nil {
+		return nil, errors.Join(err, m.Detach(ctx, spec.Project, spec.ContainerID))
 	}
 	fail := func(err error) (*Sandbox, error) {
-		m.teardownSandbox(sb)
-		delete(st.Sandboxes, spec.ContainerID)
-		m.save(spec.Project, st)
-		m.writeNetworkRules(spec.Project, st)
+		if derr := m.Detach(ctx, spec.Project, spec.ContainerID); derr != nil {
+			err = errors.Join(err, derr)
+		}
 		return nil, err
 	}
-	end = timing.Span("attach: netns")
+	end := timing.Span("attach: netns")
 	if err := newNetNS(sb.NetNS); err != nil {
 		return fail(err)
 	}
@@ -259,61 +255,81 @@ func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error)
 		return fail(err)
 	}
 	end()
-	end = timing.Span("attach: veth")
-	for i, a := range spec.Networks {
-		n := st.Networks[a.Network]
-		if n == nil {
-			return fail(fmt.Errorf("network %q is not set up", a.Network))
-		}
-		ip := a.IP
-		if ip == "" {
-			if ip, err = m.allocateIP(n, st); err != nil {
-				return fail(err)
-			}
-		} else if err := m.checkIP(n, st, ip); err != nil {
-			return fail(err)
-		}
-		ep := Endpoint{Network: n.FullName, IP: ip, MAC: a.MAC, Aliases: a.Aliases, Veth: vethName(spec.ContainerID, i)}
-		sb.Endpoints = append(sb.Endpoints, ep)
-		if err := m.save(spec.Project, st); err != nil {
-			return fail(err)
-		}
+	defer timing.Span("attach: veth")()
+	for i, ep := range sb.Endpoints {
+		n := &nets[i]
 		if err := plugVeth(sb.NetNS, n, ep, i, i == 0 && !n.Internal); err != nil {
 			return fail(fmt.Errorf("network %s: %w", n.FullName, err))
 		}
 	}
-	end()
-	if len(spec.Ports) > 0 {
-		if len(sb.Endpoints) == 0 {
-			return fail(errors.New("ports are published only from containers on a project network"))
-		}
-		ports, err := m.resolvePorts(spec.Ports, sb.Endpoints[0].IP, spec.Project, spec.ContainerID)
-		if err != nil {
-			return fail(err)
-		}
-		sb.Ports = ports
-	}
-	end = timing.Span("attach: save")
-	if err := m.save(spec.Project, st); err != nil {
-		return fail(err)
-	}
-	end()
-	defer timing.Span("attach: nftables")()
-	if err := m.writeNetworkRules(spec.Project, st); err != nil {
-		return fail(err)
-	}
 	return sb, nil
 }
 
-// Detach removes a container's namespace, veths, addresses and port rules.
-func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
-	end := timing.Span("detach: host lock")
+// reserve records the sandbox of a new container with its addresses and
+// ports, and writes the project's rules for them, under the host's network
+// lock. It returns the sandbox, the network of each endpoint, and what
+// makes the record durable once the lock is released.
+func (m *Manager) reserve(spec AttachSpec) (sb *Sandbox, nets []Network, flush func() error, err error) {
+	end := timing.Span("attach: host lock")
 	unlock, err := m.lock()
 	end()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	defer unlock()
+	defer timing.Span("attach: reserve")()
+	st, err := m.load(spec.Project)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sb = &Sandbox{ContainerID: spec.ContainerID, ContainerName: spec.ContainerName, Service: spec.Service, Number: spec.Number, Hostname: spec.Hostname, Links: spec.Links, ExtraHosts: spec.ExtraHosts}
+	sb.NetNS = filepath.Join(m.state, "netns", spec.ContainerID)
+	st.Sandboxes[spec.ContainerID] = sb
+	for i, a := range spec.Networks {
+		n := st.Networks[a.Network]
+		if n == nil {
+			return nil, nil, nil, fmt.Errorf("network %q is not set up", a.Network)
+		}
+		ip := a.IP
+		if ip == "" {
+			if ip, err = m.allocateIP(n, st); err != nil {
+				return nil, nil, nil, err
+			}
+		} else if err := m.checkIP(n, st, ip); err != nil {
+			return nil, nil, nil, err
+		}
+		sb.Endpoints = append(sb.Endpoints, Endpoint{Network: n.FullName, IP: ip, MAC: a.MAC, Aliases: a.Aliases, Veth: vethName(spec.ContainerID, i)})
+		nets = append(nets, *n)
+	}
+	if len(spec.Ports) > 0 {
+		if len(sb.Endpoints) == 0 {
+			return nil, nil, nil, errors.New("ports are published only from containers on a project network")
+		}
+		ports, err := m.resolvePorts(spec.Ports, sb.Endpoints[0].IP, spec.Project, spec.ContainerID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sb.Ports = ports
+	}
+	if flush, err = m.saveDeferred(spec.Project, st); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := m.writeNetworkRules(spec.Project, st); err != nil {
+		delete(st.Sandboxes, spec.ContainerID)
+		m.save(spec.Project, st)
+		m.writeNetworkRules(spec.Project, st)
+		return nil, nil, nil, err
+	}
+	return sb, nets, flush, nil
+}
+
+// Detach removes a container's namespace, veths, addresses and port rules.
+// The namespace and veths, the container's alone, are removed before the
+// host's network lock is taken (deleting a veth waits out an RCU grace
+// period, which under the lock every other container's set-up would wait
+// for too), and only then is the record dropped, so that a crash in
+// between leaves a record for Cleanup to act on.
+func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
 	st, err := m.load(project)
 	if err != nil {
 		return err
@@ -322,20 +338,33 @@ func (m *Manager) Detach(ctx context.Context, project, containerID string) error
 	if sb == nil {
 		return nil
 	}
-	end = timing.Span("detach: veth, netns")
-	err = m.teardownSandbox(sb)
+	end := timing.Span("detach: veth, netns")
+	terr := m.teardownSandbox(sb)
 	end()
+	end = timing.Span("detach: host lock")
+	unlock, err := m.lock()
+	end()
+	if err != nil {
+		return errors.Join(terr, err)
+	}
+	defer unlock()
+	if st, err = m.load(project); err != nil {
+		return errors.Join(terr, err)
+	}
+	if st.Sandboxes[containerID] == nil {
+		return terr
+	}
 	delete(st.Sandboxes, containerID)
 	end = timing.Span("detach: nftables")
-	if werr := m.writeNetworkRules(project, st); werr != nil && err == nil {
-		err = werr
-	}
+	werr := m.writeNetworkRules(project, st)
 	end()
-	defer timing.Span("detach: save")()
-	if serr := m.save(project, st); serr != nil && err == nil {
-		err = serr
+	flush, serr := m.saveDeferred(project, st)
+	if serr != nil {
+		return errors.Join(terr, werr, serr)
 	}
-	return err
+	// Made durable once the lock is released.
+	unlock()
+	return errors.Join(terr, werr, flush())
 }
 
 // Sandbox returns a container's attachments, or nil.
