@@ -57,6 +57,9 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	errs = append(errs, each(mine, func(c container) error {
 		return e.removeContainerOpts(ctx, c, opts.Timeout, false, !wholeProject, opts.Events)
 	}))
+	// A keeper whose starter was killed before handing it a container
+	// watches nothing; it goes with the project.
+	errs = append(errs, e.Runtime.ReleaseKeeper(ctx, p.Name))
 	if !wholeProject {
 		for _, o := range orphans {
 			opts.Events.emit(containerResource(o.Name), "Orphan (kept; --remove-orphans removes it)")

@@ -343,8 +343,32 @@ func (i *instance) wait() int {
 	if i.waitFn != nil {
 		return i.waitFn()
 	}
+	if pid, err := i.p.Pid(); err == nil {
+		awaitExit(pid)
+	}
 	_, err := i.p.Wait()
 	return exitCodeOf(err, i.p)
+}
+
+// awaitExit returns once the process pid (a child, not yet reaped) has
+// exited. It waits on a pidfd in Go's poller: waiting in wait4, as
+// os.Process.Wait does, holds an OS thread per container for as long as
+// it runs, and a keeper watches many.
+func awaitExit(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return // the caller's Wait waits instead
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return n > 0 || (err != nil && !errors.Is(err, unix.EINTR))
+	})
 }
 
 func exitCodeOf(err error, p *libcontainer.Process) int {

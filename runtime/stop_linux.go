@@ -224,15 +224,18 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
 	// A monitor may still be running: finishing up, or starting the
-	// container for a caller that was killed. It goes with the container.
-	var rec record
-	statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
-	for _, pid := range r.monitorPids(info.ID, rec) {
-		if !waitExit(ctx, pid, 2*time.Second) {
+	// container for a caller that was killed. It is done with the
+	// container once it lets go of the container's monitor lock. A keeper
+	// that watches this container alone goes with it when it does not;
+	// one shared with other containers is left to them.
+	if !monitorDone(r.dir(info.ID), 2*time.Second) && info.Spec.Keeper == "" {
+		var rec record
+		statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
+		for _, pid := range r.monitorPids(info.ID, rec) {
 			unix.Kill(pid, unix.SIGKILL)
 			waitExit(ctx, pid, 2*time.Second)
-			r.destroy(info.ID, nil)
 		}
+		r.destroy(info.ID, nil)
 	}
 	if err := removeCgroups(info.ID); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)

@@ -40,3 +40,26 @@ func TryLock(f *os.File) (bool, error) {
 	}
 	return true, nil
 }
+
+// LockShared takes a shared lock of an open file, waiting for an exclusive
+// holder to let go. The lock lasts until Unlock or until f is closed.
+func LockShared(f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// LockExclusive takes the exclusive lock of an open file, waiting for its
+// holders to let go. The lock lasts until Unlock or until f is closed.
+func LockExclusive(f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// Unlock releases the lock this descriptor of f holds.
+func Unlock(f *os.File) error {
+	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}
