@@ -156,8 +156,6 @@ func restartPolicy(s types.ServiceConfig) runtime.RestartPolicy {
 // caller, which owns volumes and networks.
 func ServiceSpec(p *Project, s types.ServiceConfig, img v1.Config) (runtime.Spec, error) {
 	spec := runtime.Spec{
-		// One keeper watches the whole project's detached containers.
-		Keeper:      p.Name,
 		Args:        command(s, img),
 		Env:         environment(s, img),
 		Cwd:         img.WorkingDir,
