@@ -13,6 +13,7 @@ import (
 	goruntime "runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -26,6 +27,11 @@ type Manager struct {
 	// Pool is where subnets are carved from (/24s); the default is
 	// 10.213.0.0/16, rarely used by anything else.
 	Pool *net.IPNet
+
+	mu sync.Mutex
+	// released are the veths of namespaces ReleaseSandboxes let go,
+	// which Cleanup waits for.
+	released []string
 }
 
 // Open returns the manager for a berth root and state directory.
@@ -185,18 +191,26 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 	}
 	delete(st.Networks, name)
 	if n.Owner == project {
-		if err := revokeForwarding(ctx, n.Bridge); err != nil {
+		end := timing.Span("network: iptables FORWARD removal")
+		err := revokeForwarding(ctx, n.Bridge)
+		end()
+		if err != nil {
 			return err
 		}
+		end = timing.Span("network: bridge removal")
 		if link, err := netlink.LinkByName(n.Bridge); err == nil {
 			if err := netlink.LinkDel(link); err != nil {
 				return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
 			}
 		}
+		end()
 	}
+	end := timing.Span("network: rules removal")
 	if err := m.writeNetworkRules(project, st); err != nil {
 		return err
 	}
+	end()
+	defer timing.Span("network: save")()
 	return m.save(project, st)
 }
 
@@ -367,6 +381,36 @@ func (m *Manager) Detach(ctx context.Context, project, containerID string) error
 	return errors.Join(terr, werr, flush())
 }
 
+// ReleaseSandboxes lets go of the network namespaces of all the project's
+// containers at once and forgets them; the kernel destroys the namespaces
+// and their veths in one batch (see teardownSandboxes) while the caller
+// goes on to remove the project's networks, whose bridges take as long to
+// go. Cleanup waits for the veths to be gone. Taking a project down calls
+// it first.
+func (m *Manager) ReleaseSandboxes(ctx context.Context, project string) error {
+	st, err := m.load(project)
+	if err != nil || len(st.Sandboxes) == 0 {
+		return err
+	}
+	veths, rerr := releaseNetNSs(st.Sandboxes)
+	m.mu.Lock()
+	m.released = append(m.released, veths...)
+	m.mu.Unlock()
+	unlock, err := m.lock()
+	if err != nil {
+		return errors.Join(rerr, err)
+	}
+	defer unlock()
+	now, err := m.load(project)
+	if err != nil {
+		return errors.Join(rerr, err)
+	}
+	for id := range st.Sandboxes {
+		delete(now.Sandboxes, id)
+	}
+	return errors.Join(rerr, m.writeNetworkRules(project, now), m.save(project, now))
+}
+
 // Sandbox returns a container's attachments, or nil.
 func (m *Manager) Sandbox(project, containerID string) (*Sandbox, error) {
 	st, err := m.load(project)
@@ -431,22 +475,13 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
-	// Deleting a veth waits for the kernel's RCU grace period; done in
-	// parallel, the waits overlap.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, sb := range st.Sandboxes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := m.teardownSandbox(sb)
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	end := timing.Span("cleanup: namespaces")
+	m.mu.Lock()
+	released := m.released
+	m.released = nil
+	m.mu.Unlock()
+	errs := []error{m.teardownSandboxes(st.Sandboxes), awaitVethsGone(released)}
+	end()
 	st.Sandboxes = map[string]*Sandbox{}
 	for name, n := range st.Networks {
 		if n.Owner == project {
@@ -457,8 +492,71 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 		}
 		delete(st.Networks, name)
 	}
+	end = timing.Span("cleanup: nftables")
 	errs = append(errs, m.removeProjectRules(project))
+	end()
 	errs = append(errs, m.save(project, st))
+	return errors.Join(errs...)
+}
+
+// teardownSandboxes removes many sandboxes at once. Deleting a veth makes
+// the kernel wait out an RCU grace period, one deletion after another
+// under its network lock (some 8 ms each): instead the namespaces are let
+// go, and the kernel, which destroys a dead namespace with its end of each
+// veth pair and so the pair, destroys all of them in one batch with one
+// grace period. Whatever is still there after a while (a process the
+// namespace still held) is deleted one by one.
+func (m *Manager) teardownSandboxes(sbs map[string]*Sandbox) error {
+	veths, err := releaseNetNSs(sbs)
+	return errors.Join(err, awaitVethsGone(veths))
+}
+
+// releaseNetNSs unmounts the sandboxes' namespaces, and returns their
+// veths, which the kernel then destroys on its own.
+func releaseNetNSs(sbs map[string]*Sandbox) (veths []string, err error) {
+	var errs []error
+	for _, sb := range sbs {
+		if sb.NetNS == "" {
+			continue
+		}
+		if err := unix.Unmount(sb.NetNS, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", sb.NetNS, err))
+		}
+		if err := os.Remove(sb.NetNS); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for _, ep := range sb.Endpoints {
+			veths = append(veths, ep.Veth)
+		}
+	}
+	return veths, errors.Join(errs...)
+}
+
+// awaitVethsGone waits a while for the kernel to destroy veths of released
+// namespaces, and deletes those left.
+func awaitVethsGone(veths []string) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for len(veths) > 0 {
+		left := veths[:0]
+		for _, v := range veths {
+			if _, err := netlink.LinkByName(v); err == nil {
+				left = append(left, v)
+			}
+		}
+		veths = left
+		if len(veths) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var errs []error
+	for _, v := range veths {
+		if l, err := netlink.LinkByName(v); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", v, err))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

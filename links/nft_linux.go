@@ -244,84 +244,72 @@ func (m *Manager) projectRules(project string, st *projectState) map[string][][]
 	return out
 }
 
-// removeProjectRules deletes the project's chains and the jumps to them.
+// removeProjectRules deletes the project's chains and the jumps to them,
+// and berth's table once no project of any root has chains or rules in it,
+// in one transaction: a transaction that deletes rules waits out an RCU
+// grace period when it is committed. Callers hold the host's network
+// lock, under which every change to the table is made.
 func (m *Manager) removeProjectRules(project string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, t := range tables {
-		found = found || t.Name == tableName
-	}
-	if !found {
-		return nil
-	}
-	for _, b := range baseChains {
-		ch, err := c.ListChain(table, b.name)
-		if err != nil {
-			continue
-		}
-		rules, err := c.GetRules(table, ch)
-		if err != nil {
-			return err
-		}
-		for _, r := range rules {
-			if string(r.UserData) == string(m.ruleOwner(project)) {
-				if err := c.DelRule(r); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return err
-	}
-	for _, s := range projectSuffixes {
-		if ch, err := c.ListChain(table, m.projectChain(project, s)); err == nil {
-			c.FlushChain(ch)
-			c.DelChain(ch)
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("removing nftables rules of project %s: %w", project, err)
-	}
-	return removeTableIfUnused(c)
-}
-
-// removeTableIfUnused deletes berth's table once no project of any root
-// has chains or rules in it. Callers hold the host's network lock, under
-// which every change to the table is made.
-func removeTableIfUnused(c *nftables.Conn) error {
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return err
 	}
+	mine := map[string]bool{}
+	for _, s := range projectSuffixes {
+		mine[m.projectChain(project, s)] = true
+	}
+	found, used, dirty := false, false, false
+	var drop []*nftables.Chain
+	// The jumps go first in the transaction: a chain is deleted only
+	// once nothing jumps to it.
 	for _, ch := range chains {
 		if ch.Table.Name != tableName {
 			continue
 		}
-		if !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }) {
-			return nil // another project's chain
-		}
-		if ch.Name == guardChain {
-			continue // the table's own rules
-		}
-		rules, err := c.GetRules(table, ch)
-		if err != nil {
-			return err
-		}
-		if len(rules) > 0 {
-			return nil
+		found = true
+		switch {
+		case mine[ch.Name]:
+			drop = append(drop, ch)
+		case !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }):
+			used = true // another project's chain
+		case ch.Name != guardChain:
+			rules, err := c.GetRules(table, ch)
+			if err != nil {
+				return err
+			}
+			for _, r := range rules {
+				if string(r.UserData) != string(m.ruleOwner(project)) {
+					used = true
+					continue
+				}
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+				dirty = true
+			}
 		}
 	}
-	c.DelTable(table)
+	if !found {
+		return nil
+	}
+	for _, ch := range drop {
+		c.FlushChain(ch)
+		c.DelChain(ch)
+		dirty = true
+	}
+	if !used {
+		c.DelTable(table)
+		dirty = true
+	}
+	if !dirty {
+		return nil
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("removing nftables table %s: %w", tableName, err)
+		return fmt.Errorf("removing nftables rules of project %s: %w", project, err)
 	}
 	return nil
 }

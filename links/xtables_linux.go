@@ -105,6 +105,13 @@ func (x xtables) hasFilterTable() bool {
 // costs a process start, two per rule, at every network set-up. ok is
 // false when the chain could not be read, and iptables -C must tell.
 func (x xtables) forwardRulesPresent(bridge string) (have [2]bool, ok bool) {
+	n, ok := x.forwardRulesCount(bridge)
+	return [2]bool{n[0] > 0, n[1] > 0}, ok
+}
+
+// forwardRulesCount is forwardRulesPresent counting the copies of each
+// rule.
+func (x xtables) forwardRulesCount(bridge string) (n [2]int, ok bool) {
 	var found []forwardRule
 	var err error
 	if x.nft {
@@ -113,7 +120,7 @@ func (x xtables) forwardRulesPresent(bridge string) (have [2]bool, ok bool) {
 		found, err = legacyForwardRules()
 	}
 	if err != nil {
-		return have, false
+		return n, false
 	}
 	for _, r := range found {
 		if r.comment != "berth "+bridge || !r.accept {
@@ -121,12 +128,12 @@ func (x xtables) forwardRulesPresent(bridge string) (have [2]bool, ok bool) {
 		}
 		switch bridge {
 		case r.in:
-			have[0] = true
+			n[0]++
 		case r.out:
-			have[1] = true
+			n[1]++
 		}
 	}
-	return have, true
+	return n, true
 }
 
 // forwardRule is what identifies one of berth's rules in a FORWARD chain:
@@ -184,7 +191,19 @@ func revokeForwarding(ctx context.Context, bridge string) error {
 		if !x.hasFilterTable() {
 			continue
 		}
-		if have, ok := x.forwardRulesPresent(bridge); ok && !have[0] && !have[1] {
+		if x.nft && deleteNftForwardRules(bridge) == nil {
+			continue
+		}
+		if n, ok := x.forwardRulesCount(bridge); ok {
+			// Read: each copy goes with one -D, without asking -C first.
+			for i, r := range forwardRules(bridge) {
+				for range n[i] {
+					if err := x.run(ctx, append([]string{"-D", "FORWARD"}, r...)...); err != nil {
+						errs = append(errs, err)
+						break
+					}
+				}
+			}
 			continue
 		}
 		for _, r := range forwardRules(bridge) {

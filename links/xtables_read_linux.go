@@ -22,10 +22,42 @@ func nftForwardRules() ([]forwardRule, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, _, err := readNftForward(c)
+	return out, err
+}
+
+// deleteNftForwardRules deletes the bridge's rules from iptables-nft's
+// FORWARD chain through netlink, in one transaction, as iptables -D would
+// one run at a time.
+func deleteNftForwardRules(bridge string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	found, rules, err := readNftForward(c)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for i, r := range found {
+		if r.comment == "berth "+bridge && r.accept && (r.in == bridge || r.out == bridge) {
+			if err := c.DelRule(rules[i]); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return c.Flush()
+}
+
+func readNftForward(c *nftables.Conn) ([]forwardRule, []*nftables.Rule, error) {
 	filter := &nftables.Table{Name: "filter", Family: nftables.TableFamilyIPv4}
 	rules, err := c.GetRules(filter, &nftables.Chain{Name: "FORWARD", Table: filter})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []forwardRule
 	for _, r := range rules {
@@ -59,7 +91,7 @@ func nftForwardRules() ([]forwardRule, error) {
 		}
 		out = append(out, fr)
 	}
-	return out, nil
+	return out, rules, nil
 }
 
 // udataComment finds the comment among a rule's user data TLVs.

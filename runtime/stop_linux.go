@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,6 +208,7 @@ func waitExit(ctx context.Context, pid int, d time.Duration) bool {
 // Remove deletes a container and everything of it but its volumes. A
 // running container is refused unless force, which kills it first.
 func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
+	defer timing.Span("runtime: remove")()
 	info, err := r.Inspect(ctx, ref)
 	if err != nil {
 		return err
