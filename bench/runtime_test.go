@@ -75,6 +75,25 @@ func TestStartLatency(t *testing.T) {
 		"berth_run_rm":      cli(app, "benchapp", "run", "--rm", "-T", "tests", "true"),
 		"berth_run_rm_none": cli(none, "benchnone", "run", "--rm", "-T", "t", "true"),
 	}
+	if base := os.Getenv("BERTH_BASELINE"); base != "" {
+		// Another berth binary (an earlier commit's), measured in the
+		// same turns on roots of its own, for before-and-after ratios.
+		broot, bstate := t.TempDir(), t.TempDir()
+		importImage(t, base, broot, bstate)
+		bcli := func(dir, project string, args ...string) func() {
+			return func() {
+				cmd := exec.Command(base, append([]string{"--root", broot, "--state", bstate, "-p", project}, args...)...)
+				cmd.Dir = dir
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("baseline berth %v: %v: %s", args, err, out)
+				}
+			}
+		}
+		defer bcli(app, "baseapp", "down", "-v", "-t", "0")()
+		defer bcli(none, "basenone", "down", "-t", "0")()
+		cmds["baseline_run_rm"] = bcli(app, "baseapp", "run", "--rm", "-T", "tests", "true")
+		cmds["baseline_run_rm_none"] = bcli(none, "basenone", "run", "--rm", "-T", "t", "true")
+	}
 	for _, name := range []string{"runc", "crun"} {
 		path, err := exec.LookPath(name)
 		if err != nil {
@@ -103,8 +122,10 @@ func TestStartLatency(t *testing.T) {
 		res[name+"_ms_iqr"] = []float64{ms(quantile(ds, 0.25)), ms(quantile(ds, 0.75))}
 	}
 	if runc, ok := got["runc"]; ok {
-		for _, name := range []string{"berth_api", "berth_run_rm", "berth_run_rm_none"} {
-			res[name+"_vs_runc"] = round(float64(quantile(got[name], 0.5)) / float64(quantile(runc, 0.5)))
+		for _, name := range []string{"berth_api", "berth_run_rm", "berth_run_rm_none", "baseline_run_rm", "baseline_run_rm_none"} {
+			if ds, ok := got[name]; ok {
+				res[name+"_vs_runc"] = round(float64(quantile(ds, 0.5)) / float64(quantile(runc, 0.5)))
+			}
 		}
 	}
 	res["loadavg_after"] = loadavg()
@@ -172,11 +193,33 @@ func TestKeeperMemory(t *testing.T) {
 	if bin == "" {
 		t.Fatal("BERTH_BINARY is not set")
 	}
+	res := watcherMemory(t, bin)
+	if base := os.Getenv("BERTH_BASELINE"); base != "" {
+		for k, v := range watcherMemory(t, base) {
+			res["baseline_"+k] = v
+		}
+	}
+	res["date"] = time.Now().UTC().Format(time.RFC3339)
+	res["note"] = "the processes that watch the containers of up -d (keepers; an earlier berth's monitors), 5 s after the start; PSS divides shared pages among their users, anon is memory only they hold, the rest of PSS is pages of the berth binary mapped from the page cache; baseline_ figures are those of BERTH_BASELINE's binary"
+	writeResult(t, "keeper.json", res)
+}
+
+// watcherMemory measures the processes that a berth binary's `up -d` of
+// testdata/stack20 leaves watching the containers.
+func watcherMemory(t *testing.T, bin string) map[string]any {
+	t.Helper()
 	root, state := t.TempDir(), t.TempDir()
 	importImage(t, bin, root, state)
 	dir := copyTestdata(t, "stack20")
-	berthCmd(t, dir, root, state, "-p", "keepbench", "up", "-d")
-	defer berthCmd(t, dir, root, state, "-p", "keepbench", "down", "-t", "0")
+	run := func(args ...string) {
+		cmd := exec.Command(bin, append([]string{"--root", root, "--state", state, "--progress", "quiet", "-p", "keepbench"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("berth %v: %v\n%s", args, err, out)
+		}
+	}
+	run("up", "-d")
+	defer run("down", "-t", "0")
 	// Let the keepers settle into idle: each hands back what starting
 	// took 3 s after the last container it started.
 	time.Sleep(5 * time.Second)
@@ -204,15 +247,13 @@ func TestKeeperMemory(t *testing.T) {
 		anon += memField(t, pid, "smaps_rollup", "Pss_Anon:")
 	}
 	n := float64(len(infos))
-	writeResult(t, "keeper.json", map[string]any{
+	return map[string]any{
 		"containers":             len(infos),
 		"keepers":                len(keepers),
 		"pss_mib_per_container":  round(float64(pss) / 1024 / n),
 		"anon_mib_per_container": round(float64(anon) / 1024 / n),
 		"rss_mib_per_container":  round(float64(rss) / 1024 / n),
-		"date":                   time.Now().UTC().Format(time.RFC3339),
-		"note":                   "keepers of the berth binary started by up -d, 5 s after the start; PSS divides shared pages among their users, anon is memory only the keeper holds, the rest of PSS is pages of the berth binary mapped from the page cache",
-	})
+	}
 }
 
 // memField reads a kB figure from /proc/PID/FILE.
