@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +134,10 @@ func TestStartLatency(t *testing.T) {
 }
 
 // measureTurns runs each command once for warm-up, then runs times in
-// turns, all commands one after the other in each turn.
+// turns, all commands one after the other in each turn, in an order drawn
+// anew for each turn: what the kernel finishes after a command returns
+// (a network namespace is destroyed in the background) then slows each of
+// the others alike, not always the one that follows it.
 func measureTurns(runs int, cmds map[string]func()) map[string][]time.Duration {
 	names := make([]string, 0, len(cmds))
 	for n, f := range cmds {
@@ -143,6 +147,7 @@ func measureTurns(runs int, cmds map[string]func()) map[string][]time.Duration {
 	sort.Strings(names)
 	out := map[string][]time.Duration{}
 	for i := 0; i < runs; i++ {
+		mrand.Shuffle(len(names), func(a, b int) { names[a], names[b] = names[b], names[a] })
 		for _, n := range names {
 			start := time.Now()
 			cmds[n]()
