@@ -100,3 +100,27 @@ func TestKeeperSharedByGroup(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestPausedReadFromTheFreezer pins Inspect's reading of a paused
+// container's state straight from its freezer cgroup (not through
+// libcontainer, which costs every command some milliseconds).
+func TestPausedReadFromTheFreezer(t *testing.T) {
+	rt := newRuntime(t)
+	ctx := context.Background()
+	info := create(t, rt, busyboxSpec(t, "sleep", "1000"))
+	if err := rt.Start(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Pause(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := rt.Inspect(ctx, info.ID); got.Status != runtime.StatusPaused {
+		t.Errorf("paused container inspected as %s", got.Status)
+	}
+	if err := rt.Unpause(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := rt.Inspect(ctx, info.ID); got.Status != runtime.StatusRunning {
+		t.Errorf("unpaused container inspected as %s", got.Status)
+	}
+}
