@@ -8,10 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berthdev/berth/internal/statefile"
 )
@@ -267,20 +264,26 @@ func (r *Runtime) monitor(id string, adopt bool, ready io.WriteCloser, started, 
 }
 
 // lockMonitor takes the container's monitor lock, waiting a while for a
-// monitor that is finishing when wait, failing at once otherwise. unlock
-// releases it when the monitor is done; a killed keeper releases it too.
+// monitor that is finishing when wait, failing after a moment otherwise.
+// unlock releases it when the monitor is done; a killed keeper releases it
+// too.
 func lockMonitor(dir string, wait bool) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, "monitor.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
+	// Without wait, a moment's patience still: Inspect tests the lock
+	// for an instant (monitorLocked).
 	deadline := time.Now().Add(10 * time.Second)
+	if !wait {
+		deadline = time.Now().Add(200 * time.Millisecond)
+	}
 	for {
 		locked, err := statefile.TryLock(f)
 		if locked {
 			return func() { f.Close() }, nil
 		}
-		if err != nil || !wait || time.Now().After(deadline) {
+		if err != nil || time.Now().After(deadline) {
 			f.Close()
 			if err == nil {
 				return nil, errors.New("another monitor of the container is running")
@@ -292,31 +295,12 @@ func lockMonitor(dir string, wait bool) (unlock func(), err error) {
 }
 
 // monitorLocked says whether a monitor holds the container's monitor
-// lock. It reads the kernel's table of locks rather than trying the lock,
-// which would make a monitor starting at that moment fail to take it.
+// lock. It tests the lock for an instant (reading the kernel's table of
+// locks instead costs a millisecond or more on a busy host); a monitor
+// starting at that instant retries.
 func monitorLocked(dir string) bool {
-	fi, err := os.Stat(filepath.Join(dir, "monitor.lock"))
-	if err != nil {
-		return false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return true
-	}
-	locks, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return true
-	}
-	// "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5678 0 EOF": the device as
-	// major:minor in hex, then the inode.
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
-	for _, l := range strings.Split(string(locks), "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
-			return true
-		}
-	}
-	return false
+	held, err := statefile.Held(filepath.Join(dir, "monitor.lock"))
+	return held || err != nil
 }
 
 // monitorDone waits up to d for the container's monitor, if any, to be

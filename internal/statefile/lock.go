@@ -63,3 +63,25 @@ func LockExclusive(f *os.File) error {
 func Unlock(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
 }
+
+// Held reports whether another descriptor holds an exclusive lock on the
+// file at path, by taking a shared lock for an instant. A missing file is
+// not held.
+func Held(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("testing the lock of %s: %w", path, err)
+	}
+	return false, nil
+}
