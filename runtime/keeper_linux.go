@@ -100,10 +100,23 @@ func (r *Runtime) keeperRequest(info Info, adopt bool) (report []byte, keeperPid
 		if attempt >= 3 {
 			return nil, 0, fmt.Errorf("reaching the keeper of %s: %w", info.Name, err)
 		}
+		if !noKeeper(err) {
+			// A keeper runs but did not take the connection (its queue
+			// of connections is full while a stack starts): it will.
+			time.Sleep(20 * time.Millisecond)
+			attempt--
+			continue
+		}
 		if err := r.spawnKeeper(lockf, name, group, info.Name); err != nil {
 			return nil, 0, err
 		}
 	}
+}
+
+// noKeeper says whether a failed dial means that no keeper listens (no
+// socket, or nobody behind it), rather than that one is busy.
+func noKeeper(err error) bool {
+	return errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED)
 }
 
 // askKeeper sends one request and reads the report to its end, which the
@@ -130,8 +143,10 @@ func (r *Runtime) spawnKeeper(lockf *os.File, name, group, container string) err
 		return fmt.Errorf("the keeper of %s: %w", container, err)
 	}
 	defer statefile.Unlock(lockf)
-	if conn, err := r.dialKeeper(name); err == nil {
-		conn.Close()
+	if conn, err := r.dialKeeper(name); err == nil || !noKeeper(err) {
+		if conn != nil {
+			conn.Close()
+		}
 		return nil
 	}
 	rd, wr, err := os.Pipe()
@@ -165,6 +180,9 @@ func (r *Runtime) spawnKeeper(lockf *os.File, name, group, container string) err
 	go cmd.Wait()
 	msg, _ := io.ReadAll(rd)
 	if l := strings.TrimSpace(string(msg)); l != "ok" {
+		if strings.HasSuffix(l, errAnotherKeeper) {
+			return nil // one answers after all: the caller dials again
+		}
 		if e, ok := strings.CutPrefix(l, "error: "); ok {
 			return fmt.Errorf("starting the keeper of %s: %s", container, e)
 		}
@@ -233,6 +251,10 @@ func peerPid(conn *net.UnixConn) int {
 	return pid
 }
 
+// errAnotherKeeper is a keeper's report when it finds that another keeper
+// of its group listens.
+const errAnotherKeeper = "another keeper of the group listens"
+
 // RunKeeper is the body of the hidden keeper command: it serves the
 // requests of a group's starters until it watches no container. ready is
 // the pipe on which the starter waits for it to listen.
@@ -254,8 +276,19 @@ func RunKeeper(root, state, group string, ready *os.File) error {
 		fmt.Fprintf(ready, "error: %v\n", err)
 		return err
 	}
-	// The starter holds the group's lock: no other keeper listens.
-	os.Remove(filepath.Join(r.keeperDir(), name+".sock"))
+	// The starter holds the group's lock and found no keeper behind the
+	// socket: what is left of it is a killed keeper's.
+	sock := filepath.Join(r.keeperDir(), name+".sock")
+	if conn, err := r.dialKeeper(name); err == nil || !noKeeper(err) {
+		if conn != nil {
+			conn.Close()
+		}
+		release()
+		err = errors.New(errAnotherKeeper)
+		fmt.Fprintf(ready, "error: %v\n", err)
+		return err
+	}
+	os.Remove(sock)
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
 	release()
 	if err != nil {
@@ -263,12 +296,18 @@ func RunKeeper(root, state, group string, ready *os.File) error {
 		return err
 	}
 	l.SetUnlinkOnClose(false)
+	fi, err := os.Stat(sock)
+	if err != nil {
+		l.Close()
+		fmt.Fprintf(ready, "error: %v\n", err)
+		return err
+	}
 	lockf, err := os.OpenFile(filepath.Join(r.keeperDir(), name+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		fmt.Fprintf(ready, "error: %v\n", err)
 		return err
 	}
-	k := &keeper{r: r, l: l, name: name, lockf: lockf}
+	k := &keeper{r: r, l: l, name: name, lockf: lockf, sock: fi}
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
 	return k.serve()
@@ -278,7 +317,8 @@ type keeper struct {
 	r     *Runtime
 	l     *net.UnixListener
 	name  string
-	lockf *os.File // the group's lock
+	lockf *os.File    // the group's lock
+	sock  os.FileInfo // its socket, which it removes only if still its own
 
 	mu      sync.Mutex
 	active  int
@@ -304,34 +344,40 @@ func (k *keeper) serve() error {
 			}
 			return err
 		}
-		line, err := bufio.NewReader(conn).ReadString('\n')
-		verb, id, _ := strings.Cut(strings.TrimSpace(line), " ")
-		if verb == "leave" {
-			k.mu.Lock()
-			leaving := k.leaveIfIdle()
-			k.mu.Unlock()
-			if leaving {
-				fmt.Fprintln(conn, "leaving")
-			} else {
-				fmt.Fprintln(conn, "busy")
-			}
-			conn.Close()
-			continue
-		}
-		if err != nil || (verb != "start" && verb != "adopt") || !idPattern.MatchString(id) {
-			fmt.Fprintf(conn, "error: bad request %q\n", line)
-			conn.Close()
-			continue
-		}
+		// Counted before the request is read: the keeper stays for it.
 		k.mu.Lock()
 		k.active++
 		k.mu.Unlock()
-		go func() {
-			err := k.r.monitor(id, verb == "adopt", conn, k.started, k.finished)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "container %s: %v\n", shortID(id), err)
-			}
-		}()
+		go k.handle(conn)
+	}
+}
+
+// handle serves one starter's request: start or adopt a container, whose
+// monitor then runs until the container is done for good, or leave.
+func (k *keeper) handle(conn *net.UnixConn) {
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	verb, id, _ := strings.Cut(strings.TrimSpace(line), " ")
+	if verb == "leave" {
+		k.mu.Lock()
+		k.active--
+		leaving := k.leaveIfIdle()
+		k.mu.Unlock()
+		if leaving {
+			fmt.Fprintln(conn, "leaving")
+		} else {
+			fmt.Fprintln(conn, "busy")
+		}
+		conn.Close()
+		return
+	}
+	if err != nil || (verb != "start" && verb != "adopt") || !idPattern.MatchString(id) {
+		fmt.Fprintf(conn, "error: bad request %q\n", line)
+		conn.Close()
+		k.finished()
+		return
+	}
+	if err := k.r.monitor(id, verb == "adopt", conn, k.started, k.finished); err != nil {
+		fmt.Fprintf(os.Stderr, "container %s: %v\n", shortID(id), err)
 	}
 }
 
@@ -380,7 +426,10 @@ func (k *keeper) leaveIfIdle() bool {
 		return false // a starter is handing over a container
 	}
 	k.leaving = true
-	os.Remove(filepath.Join(k.r.keeperDir(), k.name+".sock"))
+	sock := filepath.Join(k.r.keeperDir(), k.name+".sock")
+	if fi, err := os.Stat(sock); err == nil && os.SameFile(fi, k.sock) {
+		os.Remove(sock)
+	}
 	k.l.Close()
 	return true
 }

@@ -124,3 +124,51 @@ func TestPausedReadFromTheFreezer(t *testing.T) {
 		t.Errorf("unpaused container inspected as %s", got.Status)
 	}
 }
+
+// TestKeeperStartsOnceForAStack pins that the containers of a group
+// started all at once, as up starts a level of a stack, get one keeper,
+// which still answers afterwards: a starter that finds the keeper busy
+// waits for it instead of starting another, and a keeper never takes over
+// or removes another's socket.
+func TestKeeperStartsOnceForAStack(t *testing.T) {
+	rt := newRuntime(t)
+	ctx := context.Background()
+	const n = 12
+	var infos []runtime.Info
+	for i := 0; i < n; i++ {
+		s := busyboxSpec(t, "sleep", "1000")
+		s.Keeper = "stack"
+		infos = append(infos, create(t, rt, s))
+	}
+	errs := make(chan error, n)
+	for _, info := range infos {
+		go func() { errs <- rt.Start(ctx, info.ID) }()
+	}
+	for range infos {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	keepers := map[int]bool{}
+	for _, info := range infos {
+		got, _ := rt.Inspect(ctx, info.ID)
+		if got.Status != runtime.StatusRunning || !got.MonitorAlive {
+			t.Errorf("%s: %s, monitor alive %v", got.Name, got.Status, got.MonitorAlive)
+		}
+		keepers[monitorPid(t, got)] = true
+	}
+	if len(keepers) != 1 {
+		t.Errorf("%d containers started at once have %d keepers", n, len(keepers))
+	}
+	// The keeper answers still: a container started now joins it.
+	s := busyboxSpec(t, "sleep", "1000")
+	s.Keeper = "stack"
+	late := create(t, rt, s)
+	if err := rt.Start(ctx, late.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := rt.Inspect(ctx, late.ID)
+	if !keepers[monitorPid(t, got)] {
+		t.Errorf("a container started later has keeper %d, not the group's", monitorPid(t, got))
+	}
+}
