@@ -52,8 +52,10 @@ fi
 command -v hyperfine >/dev/null || { echo "peers.sh: hyperfine is not installed (--install installs it)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/berth-peers.XXXXXX)
-results=$work/results
+# hyperfine's figures are kept beside the table, for a run cut short too.
+results=$repo/bench/results/peers
 mkdir -p "$results"
+for t in ${only//,/ }; do rm -f "$results/$t-"*; done
 cleanup=()
 finish() {
 	for ((i = ${#cleanup[@]} - 1; i >= 0; i--)); do eval "${cleanup[$i]}" || true; done
@@ -130,7 +132,7 @@ pss_kib() {
 	echo $total
 }
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$results/load"
+echo "load average before ($only): $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/load"
 for t in "${tools[@]}"; do
 	echo "== $t" >&2
 	# run --rm in the app stack, its database and cache up.
@@ -141,9 +143,10 @@ for t in "${tools[@]}"; do
 	for n in ${PEERS_SIZES:-1 20 100}; do
 		c=$(compose "$t" "ps$n$t")
 		runs=7 warmup=1
-		# A hundred services take podman-compose minutes per run.
+		# podman-compose takes half a minute for 20 services, minutes
+		# for a hundred.
 		[ "$n" = 100 ] && runs=3 warmup=0
-		[ "$n" = 100 ] && [ "$t" = podman ] && runs=2
+		[ "$t" = podman ] && [ "$n" != 1 ] && runs=2 warmup=0
 		(cd "$work/stack$n" && hyperfine -N --warmup $warmup --runs $runs --prepare "$c down -t 0" --cleanup "$c down -t 0" \
 			--export-json "$results/$t-up-$n.json" "$c up -d" >&2) || echo "peers.sh: $t up -d of $n failed" >&2
 		(cd "$work/stack$n" && hyperfine -N --warmup $warmup --runs $runs --prepare "$c up -d" --cleanup "$c down -t 0" \
@@ -158,9 +161,11 @@ for t in "${tools[@]}"; do
 	echo "$(pss_kib $pids) $(echo $pids | wc -w)" >"$results/$t-mem"
 	(cd "$work/stack20" && $c down -t 0 >/dev/null 2>&1) || true
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/load"
+echo "load average after ($only): $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/load"
 
-python3 - "$results" "$repo/bench/results" "${tools[@]}" <<'PY'
+# The table takes in every tool with figures in $results, those of an
+# earlier run with --only too.
+python3 - "$results" "$repo/bench/results" $(for t in berth docker podman; do ls "$results/$t-"* >/dev/null 2>&1 && echo $t; done) <<'PY'
 import json, os, statistics, sys, datetime
 res, out, tools = sys.argv[1], sys.argv[2], sys.argv[3:]
 def med(path):
