@@ -222,15 +222,23 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 			return err
 		}
 	}
+	// A monitor may still be running: finishing up, or starting the
+	// container for a caller that was killed. It is told to stop (no
+	// restart), and what it starts meanwhile is destroyed, until it lets
+	// go of the container's monitor lock. A keeper that watches this
+	// container alone goes with it when it does not; one shared with
+	// other containers is left to them.
+	r.requestStop(info.ID)
 	if err := r.destroy(info.ID, nil); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
-	// A monitor may still be running: finishing up, or starting the
-	// container for a caller that was killed. It is done with the
-	// container once it lets go of the container's monitor lock. A keeper
-	// that watches this container alone goes with it when it does not;
-	// one shared with other containers is left to them.
-	if !monitorDone(r.dir(info.ID), 2*time.Second) && info.Spec.Keeper == "" {
+	deadline := time.Now().Add(5 * time.Second)
+	done := monitorDone(r.dir(info.ID), 500*time.Millisecond)
+	for !done && time.Now().Before(deadline) {
+		r.destroy(info.ID, nil)
+		done = monitorDone(r.dir(info.ID), 500*time.Millisecond)
+	}
+	if !done && info.Spec.Keeper == "" {
 		var rec record
 		statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
 		for _, pid := range r.monitorPids(info.ID, rec) {
