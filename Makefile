@@ -24,7 +24,7 @@ DEB_PACKAGES := busybox-static docker-registry nftables iproute2 iptables runc c
 # of, and curl to show the stack answering.
 DEMO_PACKAGES := busybox-static gcc libc6-dev libseccomp-dev pkg-config curl
 
-.PHONY: all build test unit kube fuzz acceptance deps demo-deps demo demo-down bench clean vet lint
+.PHONY: all build test unit kube fuzz acceptance deps demo-deps demo demo-down bench bench-peers clean vet lint
 
 all: build
 
@@ -113,6 +113,12 @@ demo-down:
 
 bench: build
 	./bench/run.sh
+
+# bench-peers runs the same compose files through berth, docker compose and
+# podman compose (installing them with PEERS_INSTALL=1) with hyperfine, and
+# writes the table of ratios to bench/results/peers.md.
+bench-peers: build
+	./bench/peers.sh $(if $(PEERS_INSTALL),--install)
 
 clean:
 	rm -rf bin

@@ -4,38 +4,40 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
 
-// TestStackUpDown measures `up -d` and `down` of a 20-service stack of
-// busybox `sleep`, median of 5 runs, each on its own project network, and
-// the same with network_mode: none to show what networking adds. It writes
-// bench/results/stack.json.
+// TestStackUpDown measures `up -d` and `down -t 0` of the idle stacks of
+// testdata/stack1, stack20 and stack100 (busybox `sleep`, the project's
+// default network), as users type them, several runs each; the figures are
+// medians with their range, and the cost per service shows whether it
+// grows linearly. With BERTH_BASELINE, another berth binary takes its turns
+// too. It writes bench/results/stack.json.
 func TestStackUpDown(t *testing.T) {
 	requireBench(t)
 	bin := os.Getenv("BERTH_BINARY")
 	if bin == "" {
 		t.Fatal("BERTH_BINARY is not set")
 	}
-	root, state := t.TempDir(), t.TempDir()
-	importImage(t, bin, root, state)
-	res := map[string]any{"services": 20, "runs": 5, "date": time.Now().UTC().Format(time.RFC3339)}
-	for _, mode := range []string{"bridge", "none"} {
-		dir := t.TempDir()
-		var b strings.Builder
-		b.WriteString("services:\n")
-		for i := 0; i < 20; i++ {
-			fmt.Fprintf(&b, "  s%02d:\n    image: busybox:bench\n    command: [\"sleep\", \"600\"]\n", i)
-			if mode == "none" {
-				b.WriteString("    network_mode: none\n")
-			}
-		}
-		os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(b.String()), 0o644)
-		berth := func(args ...string) time.Duration {
-			cmd := exec.Command(bin, append([]string{"--root", root, "--state", state, "-p", "bench" + mode, "--progress", "quiet"}, args...)...)
+	// BERTH_BASELINE names another berth binary (an earlier commit's),
+	// measured in the same turns on roots of its own.
+	bins := map[string]string{"": bin}
+	if base := os.Getenv("BERTH_BASELINE"); base != "" {
+		bins["baseline_"] = base
+	}
+	roots := map[string][2]string{}
+	for prefix, b := range bins {
+		root, state := t.TempDir(), t.TempDir()
+		importImage(t, b, root, state)
+		roots[prefix] = [2]string{root, state}
+	}
+	res := map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "loadavg_before": loadavg()}
+	for _, n := range []int{1, 20, 100} {
+		dir := copyTestdata(t, fmt.Sprintf("stack%d", n))
+		project := fmt.Sprintf("stack%d", n)
+		berth := func(prefix string, args ...string) time.Duration {
+			cmd := exec.Command(bins[prefix], append([]string{"--root", roots[prefix][0], "--state", roots[prefix][1], "-p", project, "--progress", "quiet"}, args...)...)
 			cmd.Dir = dir
 			start := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -43,25 +45,35 @@ func TestStackUpDown(t *testing.T) {
 			}
 			return time.Since(start)
 		}
-		var ups, downs []time.Duration
-		for i := 0; i < 5; i++ {
-			ups = append(ups, berth("up", "-d"))
-			downs = append(downs, berth("down"))
+		runs := 7
+		if n == 100 {
+			runs = 3
 		}
-		res["up_ms_"+mode] = ms(median(ups))
-		res["down_ms_"+mode] = ms(median(downs))
-	}
-	writeResult(t, "stack.json", res)
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration{}, ds...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
+		ups, downs := map[string][]time.Duration{}, map[string][]time.Duration{}
+		// A first round makes the network and fills the caches a user's
+		// machine has warm.
+		for prefix := range bins {
+			berth(prefix, "up", "-d")
+			berth(prefix, "down", "-t", "0")
+		}
+		for i := 0; i < runs; i++ {
+			for prefix := range bins {
+				ups[prefix] = append(ups[prefix], berth(prefix, "up", "-d"))
+				downs[prefix] = append(downs[prefix], berth(prefix, "down", "-t", "0"))
 			}
 		}
+		key := fmt.Sprintf("%d", n)
+		for prefix := range bins {
+			u, d := ups[prefix], downs[prefix]
+			res[prefix+"up_ms_"+key] = ms(quantile(u, 0.5))
+			res[prefix+"up_ms_range_"+key] = []float64{ms(quantile(u, 0)), ms(quantile(u, 1))}
+			res[prefix+"down_ms_"+key] = ms(quantile(d, 0.5))
+			res[prefix+"down_ms_range_"+key] = []float64{ms(quantile(d, 0)), ms(quantile(d, 1))}
+			res[prefix+"up_ms_per_service_"+key] = round(ms(quantile(u, 0.5)) / float64(n))
+			res[prefix+"down_ms_per_service_"+key] = round(ms(quantile(d, 0.5)) / float64(n))
+		}
+		res["runs_"+key] = runs
 	}
-	return s[len(s)/2]
+	res["loadavg_after"] = loadavg()
+	writeResult(t, "stack.json", res)
 }

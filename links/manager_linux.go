@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"net"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -25,6 +27,11 @@ type Manager struct {
 	// Pool is where subnets are carved from (/24s); the default is
 	// 10.213.0.0/16, rarely used by anything else.
 	Pool *net.IPNet
+
+	mu sync.Mutex
+	// released are the veths of namespaces ReleaseSandboxes let go,
+	// which Cleanup waits for.
+	released []string
 }
 
 // Open returns the manager for a berth root and state directory.
@@ -61,7 +68,9 @@ func (m *Manager) bridgeName(project, name string) string {
 
 // EnsureNetwork creates the network's bridge and subnet if needed.
 func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network, error) {
+	end := timing.Span("network: host lock")
 	unlock, err := m.lock()
+	end()
 	if err != nil {
 		return nil, err
 	}
@@ -89,12 +98,17 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network
 			return nil, err
 		}
 	}
+	end = timing.Span("network: bridge")
 	if err := m.setupBridge(n); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	end()
+	end = timing.Span("network: nftables")
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
+	end()
+	defer timing.Span("network: iptables FORWARD")()
 	if err := openBridge(ctx, n); err != nil {
 		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
@@ -177,18 +191,26 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 	}
 	delete(st.Networks, name)
 	if n.Owner == project {
-		if err := revokeForwarding(ctx, n.Bridge); err != nil {
+		end := timing.Span("network: iptables FORWARD removal")
+		err := revokeForwarding(ctx, n.Bridge)
+		end()
+		if err != nil {
 			return err
 		}
+		end = timing.Span("network: bridge removal")
 		if link, err := netlink.LinkByName(n.Bridge); err == nil {
 			if err := netlink.LinkDel(link); err != nil {
 				return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
 			}
 		}
+		end()
 	}
+	end := timing.Span("network: rules removal")
 	if err := m.writeNetworkRules(project, st); err != nil {
 		return err
 	}
+	end()
+	defer timing.Span("network: save")()
 	return m.save(project, st)
 }
 
@@ -218,83 +240,110 @@ type AttachSpec struct {
 // <state>/netns, so it outlives the container's processes and a restart
 // keeps its addresses), with lo up and a veth into each network, and
 // publishes its ports. It returns the namespace's path.
+//
+// Only the allocation (addresses, ports, the record of the sandbox and
+// the rules) is made under the host's network lock; the namespace and its
+// veths, which no other container shares, are made after it, so that the
+// containers of a stack are wired in parallel. The sandbox is recorded
+// before anything of it exists, so what a crash leaves is found and
+// removed by Detach or Cleanup.
 func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (*Sandbox, error) {
-	unlock, err := m.lock()
+	sb, nets, flush, err := m.reserve(spec)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	st, err := m.load(spec.Project)
-	if err != nil {
-		return nil, err
-	}
-	sb := &Sandbox{ContainerID: spec.ContainerID, ContainerName: spec.ContainerName, Service: spec.Service, Number: spec.Number, Hostname: spec.Hostname, Links: spec.Links, ExtraHosts: spec.ExtraHosts}
-	sb.NetNS = filepath.Join(m.state, "netns", spec.ContainerID)
-	st.Sandboxes[spec.ContainerID] = sb
-	if err := m.save(spec.Project, st); err != nil {
-		return nil, err
+	if err := flush(); err != nil {
+		return nil, errors.Join(err, m.Detach(ctx, spec.Project, spec.ContainerID))
 	}
 	fail := func(err error) (*Sandbox, error) {
-		m.teardownSandbox(sb)
-		delete(st.Sandboxes, spec.ContainerID)
-		m.save(spec.Project, st)
-		m.writeNetworkRules(spec.Project, st)
+		if derr := m.Detach(ctx, spec.Project, spec.ContainerID); derr != nil {
+			err = errors.Join(err, derr)
+		}
 		return nil, err
 	}
+	end := timing.Span("attach: netns")
 	if err := newNetNS(sb.NetNS); err != nil {
 		return fail(err)
 	}
 	if err := loUp(sb.NetNS); err != nil {
 		return fail(err)
 	}
-	for i, a := range spec.Networks {
-		n := st.Networks[a.Network]
-		if n == nil {
-			return fail(fmt.Errorf("network %q is not set up", a.Network))
-		}
-		ip := a.IP
-		if ip == "" {
-			if ip, err = m.allocateIP(n, st); err != nil {
-				return fail(err)
-			}
-		} else if err := m.checkIP(n, st, ip); err != nil {
-			return fail(err)
-		}
-		ep := Endpoint{Network: n.FullName, IP: ip, MAC: a.MAC, Aliases: a.Aliases, Veth: vethName(spec.ContainerID, i)}
-		sb.Endpoints = append(sb.Endpoints, ep)
-		if err := m.save(spec.Project, st); err != nil {
-			return fail(err)
-		}
+	end()
+	defer timing.Span("attach: veth")()
+	for i, ep := range sb.Endpoints {
+		n := &nets[i]
 		if err := plugVeth(sb.NetNS, n, ep, i, i == 0 && !n.Internal); err != nil {
 			return fail(fmt.Errorf("network %s: %w", n.FullName, err))
 		}
 	}
-	if len(spec.Ports) > 0 {
-		if len(sb.Endpoints) == 0 {
-			return fail(errors.New("ports are published only from containers on a project network"))
-		}
-		ports, err := m.resolvePorts(spec.Ports, sb.Endpoints[0].IP, spec.Project, spec.ContainerID)
-		if err != nil {
-			return fail(err)
-		}
-		sb.Ports = ports
-	}
-	if err := m.save(spec.Project, st); err != nil {
-		return fail(err)
-	}
-	if err := m.writeNetworkRules(spec.Project, st); err != nil {
-		return fail(err)
-	}
 	return sb, nil
 }
 
-// Detach removes a container's namespace, veths, addresses and port rules.
-func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
+// reserve records the sandbox of a new container with its addresses and
+// ports, and writes the project's rules for them, under the host's network
+// lock. It returns the sandbox, the network of each endpoint, and what
+// makes the record durable once the lock is released.
+func (m *Manager) reserve(spec AttachSpec) (sb *Sandbox, nets []Network, flush func() error, err error) {
+	end := timing.Span("attach: host lock")
 	unlock, err := m.lock()
+	end()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	defer unlock()
+	defer timing.Span("attach: reserve")()
+	st, err := m.load(spec.Project)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sb = &Sandbox{ContainerID: spec.ContainerID, ContainerName: spec.ContainerName, Service: spec.Service, Number: spec.Number, Hostname: spec.Hostname, Links: spec.Links, ExtraHosts: spec.ExtraHosts}
+	sb.NetNS = filepath.Join(m.state, "netns", spec.ContainerID)
+	st.Sandboxes[spec.ContainerID] = sb
+	for i, a := range spec.Networks {
+		n := st.Networks[a.Network]
+		if n == nil {
+			return nil, nil, nil, fmt.Errorf("network %q is not set up", a.Network)
+		}
+		ip := a.IP
+		if ip == "" {
+			if ip, err = m.allocateIP(n, st); err != nil {
+				return nil, nil, nil, err
+			}
+		} else if err := m.checkIP(n, st, ip); err != nil {
+			return nil, nil, nil, err
+		}
+		sb.Endpoints = append(sb.Endpoints, Endpoint{Network: n.FullName, IP: ip, MAC: a.MAC, Aliases: a.Aliases, Veth: vethName(spec.ContainerID, i)})
+		nets = append(nets, *n)
+	}
+	if len(spec.Ports) > 0 {
+		if len(sb.Endpoints) == 0 {
+			return nil, nil, nil, errors.New("ports are published only from containers on a project network")
+		}
+		ports, err := m.resolvePorts(spec.Ports, sb.Endpoints[0].IP, spec.Project, spec.ContainerID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sb.Ports = ports
+	}
+	if flush, err = m.saveDeferred(spec.Project, st); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := m.writeNetworkRules(spec.Project, st); err != nil {
+		delete(st.Sandboxes, spec.ContainerID)
+		m.save(spec.Project, st)
+		m.writeNetworkRules(spec.Project, st)
+		return nil, nil, nil, err
+	}
+	return sb, nets, flush, nil
+}
+
+// Detach removes a container's namespace, veths, addresses and port rules.
+// The namespace and veths, the container's alone, are removed before the
+// host's network lock is taken (deleting a veth waits out an RCU grace
+// period, which under the lock every other container's set-up would wait
+// for too), and only then is the record dropped, so that a crash in
+// between leaves a record for Cleanup to act on.
+func (m *Manager) Detach(ctx context.Context, project, containerID string) error {
 	st, err := m.load(project)
 	if err != nil {
 		return err
@@ -303,15 +352,63 @@ func (m *Manager) Detach(ctx context.Context, project, containerID string) error
 	if sb == nil {
 		return nil
 	}
-	err = m.teardownSandbox(sb)
+	end := timing.Span("detach: veth, netns")
+	terr := m.teardownSandbox(sb)
+	end()
+	end = timing.Span("detach: host lock")
+	unlock, err := m.lock()
+	end()
+	if err != nil {
+		return errors.Join(terr, err)
+	}
+	defer unlock()
+	if st, err = m.load(project); err != nil {
+		return errors.Join(terr, err)
+	}
+	if st.Sandboxes[containerID] == nil {
+		return terr
+	}
 	delete(st.Sandboxes, containerID)
-	if werr := m.writeNetworkRules(project, st); werr != nil && err == nil {
-		err = werr
+	end = timing.Span("detach: nftables")
+	werr := m.writeNetworkRules(project, st)
+	end()
+	flush, serr := m.saveDeferred(project, st)
+	if serr != nil {
+		return errors.Join(terr, werr, serr)
 	}
-	if serr := m.save(project, st); serr != nil && err == nil {
-		err = serr
+	// Made durable once the lock is released.
+	unlock()
+	return errors.Join(terr, werr, flush())
+}
+
+// ReleaseSandboxes lets go of the network namespaces of all the project's
+// containers at once and forgets them; the kernel destroys the namespaces
+// and their veths in one batch (see teardownSandboxes) while the caller
+// goes on to remove the project's networks, whose bridges take as long to
+// go. Cleanup waits for the veths to be gone. Taking a project down calls
+// it first.
+func (m *Manager) ReleaseSandboxes(ctx context.Context, project string) error {
+	st, err := m.load(project)
+	if err != nil || len(st.Sandboxes) == 0 {
+		return err
 	}
-	return err
+	veths, rerr := releaseNetNSs(st.Sandboxes)
+	m.mu.Lock()
+	m.released = append(m.released, veths...)
+	m.mu.Unlock()
+	unlock, err := m.lock()
+	if err != nil {
+		return errors.Join(rerr, err)
+	}
+	defer unlock()
+	now, err := m.load(project)
+	if err != nil {
+		return errors.Join(rerr, err)
+	}
+	for id := range st.Sandboxes {
+		delete(now.Sandboxes, id)
+	}
+	return errors.Join(rerr, m.writeNetworkRules(project, now), m.save(project, now))
 }
 
 // Sandbox returns a container's attachments, or nil.
@@ -378,22 +475,13 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 	if err != nil {
 		return err
 	}
-	// Deleting a veth waits for the kernel's RCU grace period; done in
-	// parallel, the waits overlap.
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	for _, sb := range st.Sandboxes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := m.teardownSandbox(sb)
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	end := timing.Span("cleanup: namespaces")
+	m.mu.Lock()
+	released := m.released
+	m.released = nil
+	m.mu.Unlock()
+	errs := []error{m.teardownSandboxes(st.Sandboxes), awaitVethsGone(released)}
+	end()
 	st.Sandboxes = map[string]*Sandbox{}
 	for name, n := range st.Networks {
 		if n.Owner == project {
@@ -404,8 +492,71 @@ func (m *Manager) Cleanup(ctx context.Context, project string) error {
 		}
 		delete(st.Networks, name)
 	}
+	end = timing.Span("cleanup: nftables")
 	errs = append(errs, m.removeProjectRules(project))
+	end()
 	errs = append(errs, m.save(project, st))
+	return errors.Join(errs...)
+}
+
+// teardownSandboxes removes many sandboxes at once. Deleting a veth makes
+// the kernel wait out an RCU grace period, one deletion after another
+// under its network lock (some 8 ms each): instead the namespaces are let
+// go, and the kernel, which destroys a dead namespace with its end of each
+// veth pair and so the pair, destroys all of them in one batch with one
+// grace period. Whatever is still there after a while (a process the
+// namespace still held) is deleted one by one.
+func (m *Manager) teardownSandboxes(sbs map[string]*Sandbox) error {
+	veths, err := releaseNetNSs(sbs)
+	return errors.Join(err, awaitVethsGone(veths))
+}
+
+// releaseNetNSs unmounts the sandboxes' namespaces, and returns their
+// veths, which the kernel then destroys on its own.
+func releaseNetNSs(sbs map[string]*Sandbox) (veths []string, err error) {
+	var errs []error
+	for _, sb := range sbs {
+		if sb.NetNS == "" {
+			continue
+		}
+		if err := unix.Unmount(sb.NetNS, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", sb.NetNS, err))
+		}
+		if err := os.Remove(sb.NetNS); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		for _, ep := range sb.Endpoints {
+			veths = append(veths, ep.Veth)
+		}
+	}
+	return veths, errors.Join(errs...)
+}
+
+// awaitVethsGone waits a while for the kernel to destroy veths of released
+// namespaces, and deletes those left.
+func awaitVethsGone(veths []string) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for len(veths) > 0 {
+		left := veths[:0]
+		for _, v := range veths {
+			if _, err := netlink.LinkByName(v); err == nil {
+				left = append(left, v)
+			}
+		}
+		veths = left
+		if len(veths) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	var errs []error
+	for _, v := range veths {
+		if l, err := netlink.LinkByName(v); err == nil {
+			if err := netlink.LinkDel(l); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", v, err))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,6 +1,8 @@
 package links
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"net"
@@ -58,18 +60,44 @@ func (m *Manager) ruleOwner(project string) []byte { return []byte(m.tag() + "/"
 
 func (m *Manager) tag() string { return m.bridgeName("", "")[5:11] }
 
-// writeNetworkRules replaces the project's rules with what its state needs.
+// writeNetworkRules makes the project's rules what its state needs. Only
+// the chains whose rules differ are rewritten: replacing a rule makes the
+// kernel wait out an RCU grace period before the transaction returns
+// (3-20 ms on a busy host), and most changes (a container with no
+// published port coming or going, a network brought up again) change no
+// rule at all. Each rule of a project chain carries, beside its owner, a
+// digest of the whole chain's rules as written, which is how an unchanged
+// chain is told without decoding its rules.
 func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	if len(st.Networks) == 0 && len(st.Sandboxes) == 0 {
 		return m.removeProjectRules(project)
 	}
+	want := m.projectRules(project, st)
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	c.AddTable(table)
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return fmt.Errorf("nftables table %s: %w", tableName, err)
+	}
+	have := map[string]*nftables.Chain{}
+	for _, ch := range chains {
+		if ch.Table.Name == tableName {
+			have[ch.Name] = ch
+		}
+	}
+	dirty := false
 	bases := map[string]*nftables.Chain{}
 	for _, b := range baseChains {
+		if ch := have[b.name]; ch != nil {
+			bases[b.name] = ch
+			continue
+		}
+		if !dirty {
+			c.AddTable(table)
+			dirty = true
+		}
 		bases[b.name] = c.AddChain(&nftables.Chain{Name: b.name, Table: table, Type: b.typ, Hooknum: b.hook, Priority: b.priority})
 	}
 	// Bridges route 127.0.0.0/8 (route_localnet, which publishing on
@@ -79,30 +107,101 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 	// CVE-2020-8558 class). Only the host itself talks to 127.0.0.0/8; the
 	// replies of its connections to a published port come back addressed
 	// to the gateway and become 127.0.0.1 only later, in conntrack's NAT.
-	c.FlushChain(bases[guardChain])
-	c.AddRule(&nftables.Rule{Table: table, Chain: bases[guardChain], Exprs: append(append(iifNot(ifname("lo")), daddrIn(loopbackNet)...), &expr.Verdict{Kind: expr.VerdictDrop})})
-	if err := c.Flush(); err != nil {
+	guard := [][]expr.Any{append(append(iifNot(ifname("lo")), daddrIn(loopbackNet)...), &expr.Verdict{Kind: expr.VerdictDrop})}
+	w, err := m.syncChain(c, have[guardChain] != nil, bases[guardChain], guard, []byte(guardChain))
+	if err != nil {
 		return fmt.Errorf("nftables table %s: %w", tableName, err)
 	}
-	mine := map[string]*nftables.Chain{}
+	dirty = dirty || w
 	for _, s := range projectSuffixes {
 		name := m.projectChain(project, s)
-		if ch, err := c.ListChain(table, name); err == nil {
-			c.FlushChain(ch)
-			mine[s] = ch
-			continue
-		}
-		mine[s] = c.AddChain(&nftables.Chain{Name: name, Table: table})
-		for _, b := range baseChains {
-			if slices.Contains(b.suffixes, s) {
-				c.AddRule(&nftables.Rule{Table: table, Chain: bases[b.name], UserData: m.ruleOwner(project),
-					Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: name}}})
+		ch := have[name]
+		if ch == nil {
+			ch = c.AddChain(&nftables.Chain{Name: name, Table: table})
+			dirty = true
+			for _, b := range baseChains {
+				if slices.Contains(b.suffixes, s) {
+					c.AddRule(&nftables.Rule{Table: table, Chain: bases[b.name], UserData: m.ruleOwner(project),
+						Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: name}}})
+				}
 			}
 		}
+		w, err := m.syncChain(c, have[name] != nil, ch, want[s], m.ruleOwner(project))
+		if err != nil {
+			return fmt.Errorf("nftables rules of project %s: %w", project, err)
+		}
+		dirty = dirty || w
 	}
-	add := func(chain string, exprs ...expr.Any) {
-		c.AddRule(&nftables.Rule{Table: table, Chain: mine[chain], UserData: m.ruleOwner(project), Exprs: exprs})
+	if !dirty {
+		return nil
 	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("writing nftables rules of project %s: %w", project, err)
+	}
+	return nil
+}
+
+// syncChain queues on c what makes chain hold rules, owned by owner: nothing
+// when the chain (which exists when exists) already holds them as written
+// last, else a flush of the chain and the rules. It reports whether it
+// queued anything.
+func (m *Manager) syncChain(c *nftables.Conn, exists bool, chain *nftables.Chain, rules [][]expr.Any, owner []byte) (bool, error) {
+	mark, err := rulesMark(owner, rules)
+	if err != nil {
+		return false, err
+	}
+	if exists {
+		got, err := c.GetRules(table, chain)
+		if err != nil {
+			return false, err
+		}
+		same := len(got) == len(rules)
+		for _, r := range got {
+			same = same && (bytes.Equal(r.UserData, mark) || legacyGuard(owner, got))
+		}
+		if same {
+			return false, nil
+		}
+		if len(got) > 0 {
+			c.FlushChain(chain)
+		}
+	}
+	for _, r := range rules {
+		c.AddRule(&nftables.Rule{Table: table, Chain: chain, UserData: mark, Exprs: r})
+	}
+	return exists || len(rules) > 0, nil
+}
+
+// legacyGuard says whether rules are the guard as berth wrote it before
+// rules carried a mark: the one rule of the guard chain, which only berth
+// writes, with no user data. Rewriting it would cost as much as any chain,
+// and a host where berths of both kinds run would rewrite it every time.
+func legacyGuard(owner []byte, rules []*nftables.Rule) bool {
+	return string(owner) == guardChain && len(rules) == 1 && len(rules[0].UserData) == 0
+}
+
+// rulesMark is the user data of the rules of a chain: their owner, then a
+// digest of the rules in their kernel encoding.
+func rulesMark(owner []byte, rules [][]expr.Any) ([]byte, error) {
+	h := sha256.New()
+	for _, r := range rules {
+		for _, e := range r {
+			b, err := expr.Marshal(byte(nftables.TableFamilyIPv4), e)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(h, "%d:", len(b))
+			h.Write(b)
+		}
+		h.Write([]byte{'\n'})
+	}
+	return fmt.Appendf(bytes.Clone(owner), "#%x", h.Sum(nil)[:8]), nil
+}
+
+// projectRules are the rules of the project's chains, by chain suffix.
+func (m *Manager) projectRules(project string, st *projectState) map[string][][]expr.Any {
+	out := map[string][][]expr.Any{}
+	add := func(chain string, exprs ...expr.Any) { out[chain] = append(out[chain], exprs) }
 	names := slices.Sorted(maps.Keys(st.Networks))
 	for _, k := range names {
 		n := st.Networks[k]
@@ -142,90 +241,75 @@ func (m *Manager) writeNetworkRules(project string, st *projectState) error {
 			}
 		}
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("writing nftables rules of project %s: %w", project, err)
-	}
-	return nil
+	return out
 }
 
-// removeProjectRules deletes the project's chains and the jumps to them.
+// removeProjectRules deletes the project's chains and the jumps to them,
+// and berth's table once no project of any root has chains or rules in it,
+// in one transaction: a transaction that deletes rules waits out an RCU
+// grace period when it is committed. Callers hold the host's network
+// lock, under which every change to the table is made.
 func (m *Manager) removeProjectRules(project string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return err
-	}
-	found := false
-	for _, t := range tables {
-		found = found || t.Name == tableName
-	}
-	if !found {
-		return nil
-	}
-	for _, b := range baseChains {
-		ch, err := c.ListChain(table, b.name)
-		if err != nil {
-			continue
-		}
-		rules, err := c.GetRules(table, ch)
-		if err != nil {
-			return err
-		}
-		for _, r := range rules {
-			if string(r.UserData) == string(m.ruleOwner(project)) {
-				if err := c.DelRule(r); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return err
-	}
-	for _, s := range projectSuffixes {
-		if ch, err := c.ListChain(table, m.projectChain(project, s)); err == nil {
-			c.FlushChain(ch)
-			c.DelChain(ch)
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("removing nftables rules of project %s: %w", project, err)
-	}
-	return removeTableIfUnused(c)
-}
-
-// removeTableIfUnused deletes berth's table once no project of any root
-// has chains or rules in it. Callers hold the host's network lock, under
-// which every change to the table is made.
-func removeTableIfUnused(c *nftables.Conn) error {
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return err
 	}
+	mine := map[string]bool{}
+	for _, s := range projectSuffixes {
+		mine[m.projectChain(project, s)] = true
+	}
+	found, used, dirty := false, false, false
+	var drop []*nftables.Chain
+	// The jumps go first in the transaction: a chain is deleted only
+	// once nothing jumps to it.
 	for _, ch := range chains {
 		if ch.Table.Name != tableName {
 			continue
 		}
-		if !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }) {
-			return nil // another project's chain
-		}
-		if ch.Name == guardChain {
-			continue // the table's own rules
-		}
-		rules, err := c.GetRules(table, ch)
-		if err != nil {
-			return err
-		}
-		if len(rules) > 0 {
-			return nil
+		found = true
+		switch {
+		case mine[ch.Name]:
+			drop = append(drop, ch)
+		case !slices.ContainsFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name }):
+			used = true // another project's chain
+		case ch.Name != guardChain:
+			rules, err := c.GetRules(table, ch)
+			if err != nil {
+				return err
+			}
+			for _, r := range rules {
+				if string(r.UserData) != string(m.ruleOwner(project)) {
+					used = true
+					continue
+				}
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+				dirty = true
+			}
 		}
 	}
-	c.DelTable(table)
+	if !found {
+		return nil
+	}
+	for _, ch := range drop {
+		c.FlushChain(ch)
+		c.DelChain(ch)
+		dirty = true
+	}
+	if !used {
+		c.DelTable(table)
+		dirty = true
+	}
+	if !dirty {
+		return nil
+	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("removing nftables table %s: %w", tableName, err)
+		return fmt.Errorf("removing nftables rules of project %s: %w", project, err)
 	}
 	return nil
 }

@@ -110,18 +110,34 @@ func (m *Manager) load(project string) (*projectState, error) {
 }
 
 func (m *Manager) save(project string, st *projectState) error {
+	flush, err := m.saveDeferred(project, st)
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// saveDeferred writes the project's state and returns what makes it
+// durable, for a caller to run once it has released the host's network
+// lock: every container of a stack saves, and under the lock they would
+// wait for the disk one after another.
+func (m *Manager) saveDeferred(project string, st *projectState) (flush func() error, err error) {
 	p := m.statePath(project)
 	if len(st.Networks) == 0 && len(st.Sandboxes) == 0 {
 		err := os.Remove(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			err = nil
 		}
-		return err
+		return func() error { return nil }, err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	return statefile.WriteJSON(p, st, statefile.Options{Perm: 0o644, Indent: "  ", Sync: true})
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return statefile.WriteDeferred(p, b, statefile.Options{Perm: 0o644})
 }
 
 // allProjects lists the projects with network state.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 )
@@ -43,24 +45,41 @@ type xtables struct {
 	always bool   // the host's default iptables
 }
 
+var (
+	variantsOnce sync.Once
+	variants     []xtables
+)
+
 // iptablesVariants lists the installed iptables variants, one per kind.
+// Which kind a command is, Debian's alternatives tell by the binary the
+// command links to (xtables-nft-multi or xtables-legacy-multi); only a
+// command that does not say so is asked with -V. A process asks once.
 func iptablesVariants(ctx context.Context) []xtables {
-	var out []xtables
-	for _, bin := range []string{"iptables", "iptables-nft", "iptables-legacy"} {
-		path, err := exec.LookPath(bin)
-		if err != nil {
-			continue
+	variantsOnce.Do(func() {
+		for _, bin := range []string{"iptables", "iptables-nft", "iptables-legacy"} {
+			path, err := exec.LookPath(bin)
+			if err != nil {
+				continue
+			}
+			x := xtables{bin: path, always: bin == "iptables"}
+			real, _ := filepath.EvalSymlinks(path)
+			switch base := filepath.Base(real); {
+			case strings.Contains(base, "nft"):
+				x.nft = true
+			case strings.Contains(base, "legacy"):
+			default:
+				v, err := exec.CommandContext(ctx, path, "-V").Output()
+				if err != nil {
+					continue
+				}
+				x.nft = bytes.Contains(v, []byte("nf_tables"))
+			}
+			if !slices.ContainsFunc(variants, func(y xtables) bool { return y.nft == x.nft }) {
+				variants = append(variants, x)
+			}
 		}
-		v, err := exec.CommandContext(ctx, path, "-V").Output()
-		if err != nil {
-			continue
-		}
-		x := xtables{bin: path, nft: bytes.Contains(v, []byte("nf_tables")), always: bin == "iptables"}
-		if !slices.ContainsFunc(out, func(y xtables) bool { return y.nft == x.nft }) {
-			out = append(out, x)
-		}
-	}
-	return out
+	})
+	return variants
 }
 
 // hasFilterTable reports whether anything made the variant's filter table,
@@ -79,6 +98,50 @@ func (x xtables) hasFilterTable() bool {
 		return false
 	}
 	return slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == "filter" })
+}
+
+// forwardRulesPresent reads, without running iptables, which of the
+// bridge's forwardRules the variant's FORWARD chain holds: an iptables run
+// costs a process start, two per rule, at every network set-up. ok is
+// false when the chain could not be read, and iptables -C must tell.
+func (x xtables) forwardRulesPresent(bridge string) (have [2]bool, ok bool) {
+	n, ok := x.forwardRulesCount(bridge)
+	return [2]bool{n[0] > 0, n[1] > 0}, ok
+}
+
+// forwardRulesCount is forwardRulesPresent counting the copies of each
+// rule.
+func (x xtables) forwardRulesCount(bridge string) (n [2]int, ok bool) {
+	var found []forwardRule
+	var err error
+	if x.nft {
+		found, err = nftForwardRules()
+	} else {
+		found, err = legacyForwardRules()
+	}
+	if err != nil {
+		return n, false
+	}
+	for _, r := range found {
+		if r.comment != "berth "+bridge || !r.accept {
+			continue
+		}
+		switch bridge {
+		case r.in:
+			n[0]++
+		case r.out:
+			n[1]++
+		}
+	}
+	return n, true
+}
+
+// forwardRule is what identifies one of berth's rules in a FORWARD chain:
+// its comment names the bridge, the input interface marks the first rule
+// and the output interface the second.
+type forwardRule struct {
+	in, out, comment string
+	accept           bool
 }
 
 func (x xtables) run(ctx context.Context, args ...string) error {
@@ -100,9 +163,14 @@ func allowForwarding(ctx context.Context, bridge string) error {
 			continue
 		}
 		rules := forwardRules(bridge)
+		var have [2]bool
+		known := false
+		if present {
+			have, known = x.forwardRulesPresent(bridge)
+		}
 		// Inserted last rule first, so they keep their order at the top.
 		for i := len(rules) - 1; i >= 0; i-- {
-			if x.run(ctx, append([]string{"-C", "FORWARD"}, rules[i]...)...) == nil {
+			if have[i] || !known && x.run(ctx, append([]string{"-C", "FORWARD"}, rules[i]...)...) == nil {
 				continue
 			}
 			if err := x.run(ctx, append([]string{"-I", "FORWARD", "1"}, rules[i]...)...); err != nil && present {
@@ -121,6 +189,21 @@ func revokeForwarding(ctx context.Context, bridge string) error {
 	var errs []error
 	for _, x := range iptablesVariants(ctx) {
 		if !x.hasFilterTable() {
+			continue
+		}
+		if x.nft && deleteNftForwardRules(bridge) == nil {
+			continue
+		}
+		if n, ok := x.forwardRulesCount(bridge); ok {
+			// Read: each copy goes with one -D, without asking -C first.
+			for i, r := range forwardRules(bridge) {
+				for range n[i] {
+					if err := x.run(ctx, append([]string{"-D", "FORWARD"}, r...)...); err != nil {
+						errs = append(errs, err)
+						break
+					}
+				}
+			}
 			continue
 		}
 		for _, r := range forwardRules(bridge) {

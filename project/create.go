@@ -33,6 +33,8 @@ func (e *Engine) containerSpec(ctx context.Context, p *Project, s types.ServiceC
 	}
 	spec.ID = newContainerID()
 	spec.Name = name
+	// One keeper watches all of the project's detached containers.
+	spec.Keeper = p.Name
 	spec.Image = image.FamiliarName(img.Image.Name)
 	spec.Layers = img.Layers
 	hash, _ := ConfigHash(s)

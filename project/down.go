@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"errors"
+	"github.com/berthdev/berth/internal/timing"
 	"time"
 )
 
@@ -47,23 +48,32 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	if opts.RemoveOrphans {
 		mine = append(mine, orphans...)
 	}
+	end := timing.Span("down: stop")
 	if err := e.stopInOrder(ctx, p, mine, opts.Timeout, opts.Events); err != nil {
 		errs = append(errs, err)
 	}
+	end()
 	// When the whole project goes, its networking is torn down at once
 	// below instead of container by container.
 	wholeProject := len(orphans) == 0 || opts.RemoveOrphans
 	// Anonymous volumes go after every container: a volumes_from consumer
 	// holds its producer's volumes until it is removed itself.
+	end = timing.Span("down: remove containers")
 	errs = append(errs, each(mine, func(c container) error {
 		return e.removeContainerOpts(ctx, c, opts.Timeout, false, !wholeProject, opts.Events)
 	}))
+	end()
+	// A keeper whose starter was killed before handing it a container
+	// watches nothing; it goes with the project.
+	errs = append(errs, e.runtime.ReleaseKeeper(ctx, p.Name))
 	if !wholeProject {
 		for _, o := range orphans {
 			opts.Events.emit(containerResource(o.Name), "Orphan (kept; --remove-orphans removes it)")
 		}
 	} else {
+		end = timing.Span("down: networks")
 		errs = append(errs, e.removeNetworks(ctx, p, opts.Events))
+		end()
 	}
 	if opts.Volumes {
 		errs = append(errs, e.removeVolumes(ctx, p, opts.Events))

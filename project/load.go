@@ -3,6 +3,7 @@ package project
 import (
 	"context"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"io"
 	"os"
 	"path/filepath"
@@ -105,6 +106,7 @@ func FindFiles(opts LoadOptions, env map[string]string) ([]string, error) {
 // project. Every problem found is reported, each naming the file, the
 // service and the field.
 func Load(ctx context.Context, opts LoadOptions) (*Project, error) {
+	defer timing.Span("load compose file")()
 	environ := opts.Environ
 	if environ == nil {
 		environ = os.Environ()

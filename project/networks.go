@@ -312,11 +312,12 @@ func (e *Engine) detachNetwork(ctx context.Context, project, id string) error {
 // removeNetworks removes the project's networks, and whatever of its
 // networking a crash left behind.
 func (e *Engine) removeNetworks(ctx context.Context, p *Project, ev Events) error {
+	// The containers' namespaces go first, all at once.
+	errs := []error{e.links.ReleaseSandboxes(ctx, p.Name)}
 	nets, err := e.links.Networks(p.Name)
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	var errs []error
 	for key, n := range nets {
 		if err := e.links.RemoveNetwork(ctx, p.Name, key); err != nil {
 			errs = append(errs, err)

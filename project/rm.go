@@ -57,11 +57,23 @@ func (e *Engine) removeContainerOpts(ctx context.Context, c container, timeout *
 			return err
 		}
 	}
-	if err := e.runtime.Remove(ctx, c.ID, true); err != nil {
+	// Its processes are gone: the network namespace and veths go while
+	// the runtime removes the rest (deleting a veth waits out an RCU
+	// grace period, some 10 ms).
+	var detached chan error
+	if detach {
+		detached = make(chan error, 1)
+		go func() { detached <- e.detachNetwork(ctx, c.Labels[LabelProject], c.ID) }()
+	}
+	err := e.runtime.Remove(ctx, c.ID, true)
+	if detached != nil {
+		err = errors.Join(err, <-detached)
+	}
+	if err != nil {
 		ev.emit(containerResource(c.Name), "Error: "+err.Error())
 		return err
 	}
-	if err := e.afterRemove(ctx, c, removeAnon, detach); err != nil {
+	if err := e.afterRemove(ctx, c, removeAnon, false); err != nil {
 		return err
 	}
 	ev.emit(containerResource(c.Name), "Removed")

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,11 +47,15 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 	if _, ok := p.Services[opts.Service]; !ok {
 		return -1, fmt.Errorf("%w: %q (the project has %v)", ErrNoService, opts.Service, p.ServiceNames())
 	}
+	end := timing.Span("run: lock")
 	unlock, err := e.lock(ctx, p.Name)
+	end()
 	if err != nil {
 		return -1, err
 	}
+	end = timing.Span("run: prepare")
 	c, err := e.prepareOneoff(ctx, p, opts)
+	end()
 	unlock()
 	if err != nil {
 		return -1, err
@@ -59,6 +64,7 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 		defer func() {
 			// A fresh context: the caller's may be cancelled (Ctrl-C),
 			// and the container must go all the same.
+			defer timing.Span("run: remove")()
 			latest, ierr := e.runtime.Inspect(context.Background(), c.ID)
 			if ierr == nil {
 				c.Info = latest
@@ -74,6 +80,7 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 		}
 		return 0, e.refreshHosts(p.Name)
 	}
+	end = timing.Span("run: before start, hosts")
 	if err := e.beforeStart(ctx, c); err != nil {
 		return -1, err
 	}
@@ -81,6 +88,8 @@ func (e *Engine) Run(ctx context.Context, p *Project, opts RunOptions) (code int
 	if err := e.refreshHosts(p.Name); err != nil {
 		return -1, err
 	}
+	end()
+	defer timing.Span("run: container")()
 	return e.runtime.Run(ctx, c.ID, opts.Stdio)
 }
 
@@ -105,19 +114,29 @@ func (e *Engine) prepareOneoff(ctx context.Context, p *Project, opts RunOptions)
 			}
 		}
 	}
+	end := timing.Span("prepare: preflight")
+	defer func() { end() }()
 	if err := e.preflight(ctx, p, []string{opts.Service}); err != nil {
 		return container{}, err
 	}
+	end()
+	end = timing.Span("prepare: images")
 	images, err := e.ensureImages(ctx, p, []string{opts.Service}, imageOptions{Build: opts.Build, Pull: opts.Pull, Events: opts.Events})
 	if err != nil {
 		return container{}, err
 	}
+	end()
+	end = timing.Span("prepare: networks")
 	if err := e.ensureNetworks(ctx, p, []string{opts.Service}, opts.Events); err != nil {
 		return container{}, err
 	}
+	end()
+	end = timing.Span("prepare: volumes")
 	if err := e.ensureVolumes(ctx, p, []string{opts.Service}, opts.Events); err != nil {
 		return container{}, err
 	}
+	end()
+	end = timing.Span("prepare: create")
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := opts.Name
@@ -176,7 +195,9 @@ func (e *Engine) createOneoff(ctx context.Context, p *Project, opts RunOptions, 
 	}
 	// A one-off container is not the service's replica: no fixed name.
 	s.ContainerName = ""
+	endSpec := timing.Span("create: spec and network attach")
 	spec, err := e.containerSpec(ctx, p, s, 1, name, img, nil, true)
+	endSpec()
 	if err != nil {
 		return container{}, err
 	}

@@ -6,27 +6,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/berthdev/berth/internal/statefile"
 )
 
-// A detached container is watched by a monitor: a small process of its own
-// (the berth binary, re-executed as MonitorCommand in a session of its own,
-// reparented to init when the CLI exits; like conmon, but started with one
-// exec instead of a double fork). The monitor starts the container,
-// writes its output to the log file, records its exit, applies the restart
-// policy and runs health probes. It needs no daemon and outlives the CLI;
-// if it is killed, the container runs on and Inspect says so.
+// A detached container is watched by a monitor, which runs in a keeper
+// process (see keeper_linux.go): the berth binary, re-executed as
+// MonitorCommand in a session of its own, reparented to init when the CLI
+// exits; like conmon, but one for a whole group of containers (a project).
+// The monitor starts the container, writes its output to the log file,
+// records its exit, applies the restart policy and runs health probes. It
+// needs no daemon and outlives the CLI; if its keeper is killed, the
+// container runs on and Inspect says so.
 
-// monitorSettle is how long after starting its container a monitor
-// returns the memory that starting took.
+// monitorSettle is how long after starting a container a keeper returns
+// the memory that starting took.
 const monitorSettle = 3 * time.Second
 
 // Start starts a created or stopped container under a new monitor and
@@ -80,48 +77,19 @@ func (r *Runtime) Adopt(ctx context.Context, ref string) (lost []string, err err
 	return lost, nil
 }
 
-// spawnMonitor starts the monitor of a container (adopting its running
-// init when adopt) and waits until it reports the container started. The
-// monitor's report is lines "lost: ..." (what an adopting monitor could
-// not take over), then "ok" or "error: ...".
+// spawnMonitor hands a container to its keeper (see keeper_linux.go),
+// adopting its running init when adopt, and waits until the keeper
+// reports the container started. The keeper's report is lines "lost: ..."
+// (what an adopting monitor could not take over), then "ok" or "error:
+// ...".
 func (r *Runtime) spawnMonitor(info Info, adopt bool) (lost []string, err error) {
-	id := info.ID
-	rd, wr, err := os.Pipe()
+	msg, pid, err := r.keeperRequest(info, adopt)
 	if err != nil {
 		return nil, err
 	}
-	defer rd.Close()
-	logf, err := os.OpenFile(filepath.Join(r.dir(id), "monitor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		wr.Close()
-		return nil, err
+	if pid > 0 {
+		writeMonitorPid(r.dir(info.ID), pid)
 	}
-	defer logf.Close()
-	args := []string{MonitorCommand, "--root", r.root, "--state", r.state}
-	if adopt {
-		args = append(args, "--adopt")
-	}
-	cmd := exec.Command(r.exe, append(args, id)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{wr}
-	// The monitor runs in a session of its own, detached from the
-	// caller's terminal and signals. It stays this process's child only
-	// while this process lives (a goroutine reaps it should it end first);
-	// after that it is init's. One exec instead of a double fork keeps
-	// starting a stack cheap.
-	// A monitor mostly waits; one P spares it the threads, GC workers
-	// and scheduling of more (8% of the CPU time of starting a stack).
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
-		wr.Close()
-		return nil, fmt.Errorf("starting the monitor of %s: %w", info.Name, err)
-	}
-	wr.Close()
-	writeMonitorPid(r.dir(id), cmd.Process.Pid)
-	go cmd.Wait()
-	msg, _ := io.ReadAll(rd)
 	for _, l := range strings.Split(strings.TrimSpace(string(msg)), "\n") {
 		switch {
 		case l == "ok":
@@ -132,29 +100,12 @@ func (r *Runtime) spawnMonitor(info Info, adopt bool) (lost []string, err error)
 			return lost, errors.New(strings.TrimPrefix(l, "error: "))
 		}
 	}
-	return lost, fmt.Errorf("the monitor of %s exited before starting it; see %s", info.Name, logf.Name())
+	return lost, fmt.Errorf("the keeper of %s ended before starting it; see %s", info.Name, r.keeperDir())
 }
 
-// RunMonitor is the body of the hidden monitor command: it runs the
-// container until it is done for good. With adopt it takes over the
-// container's running init from a monitor that was lost instead of
-// starting one. ready is the pipe on which the starter waits for the
-// monitor's report.
-func RunMonitor(root, state, id string, adopt bool, ready *os.File) error {
-	r, err := Open(root, state, WithExecutable("/proc/self/exe"))
-	if err != nil {
-		fmt.Fprintf(ready, "error: %v\n", err)
-		return err
-	}
-	// The starter records this process too, but may have been killed
-	// before it could.
-	writeMonitorPid(r.dir(id), os.Getpid())
-	return r.monitor(id, adopt, ready)
-}
-
-// monitorPidFile names a container's monitor (pid and start time) from the
-// moment it is started, before it records itself in status.json, so that
-// removing the container finds a monitor that is still starting it.
+// monitorPidFile names a container's keeper (pid and start time) from the
+// moment it is handed the container, before it records itself in
+// status.json.
 const monitorPidFile = "monitor.pid"
 
 type monitorPid struct {
@@ -172,14 +123,22 @@ func readMonitorPid(dir string) (int, uint64) {
 	return m.Pid, m.Start
 }
 
-func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
-	// A monitor has no terminal and must not die with one. The signals
-	// are caught and dropped, not ignored: an ignored signal stays ignored
-	// across exec, so every container would start with SIGINT and SIGHUP
-	// ignored and could never act on `stop_signal: SIGINT`. A caught one
-	// is back at its default in the container.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+// monitor runs a container until it is done for good, in its keeper: it
+// starts it (or, with adopt, takes over its running init from a monitor
+// that was lost), reports to ready, and keeps its log, health checks and
+// restart policy. started is called each time the container has started,
+// finished once the monitor is done, before it lets go of the container.
+func (r *Runtime) monitor(id string, adopt bool, ready io.WriteCloser, started, finished func()) error {
+	// finished runs before the monitor lock is released: a keeper that
+	// watches nothing more leaves then, and whoever waits for the lock
+	// (Remove) finds it gone too.
+	unlock := func() {}
+	defer func() {
+		finished()
+		unlock()
+	}()
 	dir := r.dir(id)
+	writeMonitorPid(dir, os.Getpid())
 	fail := func(err error) error {
 		fmt.Fprintf(ready, "error: %v\n", err)
 		ready.Close()
@@ -188,9 +147,11 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 	// One monitor per container: the lock is held for this process's
 	// life, so an adopting monitor cannot run beside a live one. A monitor
 	// that starts the container waits for its predecessor to finish.
-	if err := lockMonitor(dir, !adopt); err != nil {
+	unlockMonitor, err := lockMonitor(dir, !adopt)
+	if err != nil {
 		return fail(err)
 	}
+	unlock = unlockMonitor
 	var s Spec
 	if err := statefile.ReadJSON(filepath.Join(dir, "spec.json"), &s); err != nil {
 		return fail(err)
@@ -258,14 +219,8 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 			fmt.Fprintln(ready, "ok")
 			ready.Close()
 			first = false
-			// What starting took is garbage now: an idle monitor should
-			// hold as little memory as it can. Handing it back costs a
-			// TLB shootdown per range, so it waits until a stack being
-			// started alongside has settled (9% of the CPU time of
-			// starting 20 containers otherwise).
-			debug.SetGCPercent(25)
-			time.AfterFunc(monitorSettle, debug.FreeOSMemory)
 		}
+		started()
 		hctx, stopHealth := context.WithCancel(context.Background())
 		hdone := make(chan struct{})
 		go func() { defer close(hdone); r.probeLoop(hctx, id, &s, &rec) }()
@@ -313,35 +268,65 @@ func (r *Runtime) monitor(id string, adopt bool, ready *os.File) error {
 	}
 }
 
-// lockMonitor takes the container's monitor lock for the rest of this
-// process's life, waiting a while for a monitor that is finishing when
-// wait, failing at once otherwise.
-func lockMonitor(dir string, wait bool) error {
+// lockMonitor takes the container's monitor lock, waiting a while for a
+// monitor that is finishing when wait, failing after a moment otherwise.
+// unlock releases it when the monitor is done; a killed keeper releases it
+// too.
+func lockMonitor(dir string, wait bool) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, "monitor.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	// Without wait, a moment's patience still: Inspect tests the lock
+	// for an instant (monitorLocked).
 	deadline := time.Now().Add(10 * time.Second)
+	if !wait {
+		deadline = time.Now().Add(200 * time.Millisecond)
+	}
 	for {
 		locked, err := statefile.TryLock(f)
 		if locked {
-			// Held until the process ends: the descriptor is never closed.
-			monitorLock = f
-			return nil
+			return func() { f.Close() }, nil
 		}
-		if err != nil || !wait || time.Now().After(deadline) {
+		if err != nil || time.Now().After(deadline) {
 			f.Close()
 			if err == nil {
-				return errors.New("another monitor of the container is running")
+				return nil, errors.New("another monitor of the container is running")
 			}
-			return fmt.Errorf("locking the monitor: %w", err)
+			return nil, fmt.Errorf("locking the monitor: %w", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// monitorLock keeps the monitor lock's file open (and so locked).
-var monitorLock *os.File
+// monitorLocked says whether a monitor holds the container's monitor
+// lock. It tests the lock for an instant (reading the kernel's table of
+// locks instead costs a millisecond or more on a busy host); a monitor
+// starting at that instant retries.
+func monitorLocked(dir string) bool {
+	held, err := statefile.Held(filepath.Join(dir, "monitor.lock"))
+	return held || err != nil
+}
+
+// monitorDone waits up to d for the container's monitor, if any, to be
+// done with it, and reports whether it is.
+func monitorDone(dir string, d time.Duration) bool {
+	f, err := os.OpenFile(filepath.Join(dir, "monitor.lock"), os.O_RDWR, 0)
+	if err != nil {
+		return true // no monitor ever ran
+	}
+	defer f.Close()
+	deadline := time.Now().Add(d)
+	for {
+		if locked, err := statefile.TryLock(f); locked || err != nil {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func (r *Runtime) stopRequested(id string) bool {
 	_, err := os.Stat(filepath.Join(r.dir(id), "stop-requested"))

@@ -5,8 +5,8 @@ package runtime
 const InitPath = "/dev/init"
 
 // MonitorCommand is the hidden subcommand of the berth binary that runs a
-// container's monitor; the CLI (and test binaries) must dispatch it to
-// RunMonitor.
+// keeper, the process that watches detached containers; the CLI (and test
+// binaries) must dispatch it to RunKeeper.
 const MonitorCommand = "container-monitor"
 
 func shortID(id string) string {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,6 +70,7 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	}
 	defer logw.Close()
 
+	end := timing.Span("runtime: name server")
 	if s.Resolver != nil && s.Network == NetworkPath {
 		rctx, stopResolver := context.WithCancel(context.Background())
 		defer stopResolver()
@@ -76,6 +78,8 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 			return -1, fmt.Errorf("container %s: %w", s.Name, err)
 		}
 	}
+	end()
+	end = timing.Span("runtime: start")
 	var wg sync.WaitGroup
 	var inst *instance
 	if s.Tty {
@@ -86,6 +90,8 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	} else {
 		inst, err = r.startPiped(id, &s, sio, logw, &wg)
 	}
+	end()
+	end = timing.Span("runtime: started record")
 	rec := record{MonitorPid: os.Getpid(), MonitorStart: procStart(os.Getpid())}
 	if err != nil {
 		rec.Status, rec.ExitCode, rec.Error, rec.FinishedAt = StatusExited, 127, err.Error(), time.Now()
@@ -98,6 +104,8 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 	r.event("start", id, &s)
 
+	end()
+	end = timing.Span("runtime: wait")
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -120,7 +128,11 @@ func (r *Runtime) Run(ctx context.Context, ref string, sio Stdio) (int, error) {
 	case <-drained:
 	case <-time.After(2 * time.Second):
 	}
+	end()
+	end = timing.Span("runtime: destroy")
 	r.destroy(id, inst)
+	end()
+	defer timing.Span("runtime: exit record")()
 	rec.Status, rec.ExitCode, rec.Pid, rec.FinishedAt = StatusExited, code, 0, time.Now()
 	statefile.WriteJSON(filepath.Join(r.dir(id), "status.json"), &rec, statefile.Options{})
 	r.dieEvent(id, &s, code, rec.StartedAt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ type Runtime struct {
 type Option func(*Runtime)
 
 // WithExecutable names the binary started as a container's monitor; it must
-// dispatch MonitorCommand to RunMonitor (the berth binary, or a test binary
+// dispatch MonitorCommand to RunKeeper (the berth binary, or a test binary
 // whose TestMain does). The default is the running executable.
 func WithExecutable(path string) Option { return func(r *Runtime) { r.exe = path } }
 
@@ -111,6 +112,7 @@ var idPattern = regexp.MustCompile(`^[a-f0-9]{12,64}$`)
 
 // Create records a new container; nothing runs until Start or Run.
 func (r *Runtime) Create(ctx context.Context, s Spec) (Info, error) {
+	defer timing.Span("runtime: create")()
 	if !idPattern.MatchString(s.ID) {
 		return Info{}, fmt.Errorf("container ID %q: want 12 to 64 lowercase hex digits", s.ID)
 	}
@@ -291,6 +293,11 @@ func (r *Runtime) Inspect(ctx context.Context, ref string) (Info, error) {
 		}
 		return Info{}, err
 	}
+	// A keeper watches several containers: it is this one's monitor
+	// while it holds the container's monitor lock. The lock is looked at
+	// before the record is read, since a monitor writes its last record
+	// and only then lets go: a monitor seen gone has left its last word.
+	locked := monitorLocked(dir)
 	var rec record
 	if err := statefile.ReadJSON(filepath.Join(dir, "status.json"), &rec); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return Info{}, err
@@ -305,7 +312,7 @@ func (r *Runtime) Inspect(ctx context.Context, ref string) (Info, error) {
 	if fi, err := os.Stat(filepath.Join(dir, "spec.json")); err == nil {
 		info.Created = fi.ModTime()
 	}
-	info.MonitorAlive = rec.MonitorPid > 0 && procAlive(rec.MonitorPid, rec.MonitorStart)
+	info.MonitorAlive = locked && rec.MonitorPid > 0 && procAlive(rec.MonitorPid, rec.MonitorStart)
 	switch rec.Status {
 	case StatusRunning, StatusPaused:
 		if !procAlive(rec.Pid, rec.PidStart) {

@@ -18,6 +18,10 @@ type Spec struct {
 	Name string
 	// Labels carry project, service, number, one-off and config hash.
 	Labels map[string]string
+	// Keeper names the group whose keeper watches the container once it
+	// is started detached: the containers of a group share one process
+	// (a project's, say). Empty gives the container a keeper of its own.
+	Keeper string `json:",omitempty"`
 
 	// Image names the image for display; Layers are its snapshot
 	// directories, lowest first, stacked read-only under the container's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthdev/berth/internal/timing"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,6 +208,7 @@ func waitExit(ctx context.Context, pid int, d time.Duration) bool {
 // Remove deletes a container and everything of it but its volumes. A
 // running container is refused unless force, which kills it first.
 func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
+	defer timing.Span("runtime: remove")()
 	info, err := r.Inspect(ctx, ref)
 	if err != nil {
 		return err
@@ -220,19 +222,30 @@ func (r *Runtime) Remove(ctx context.Context, ref string, force bool) error {
 			return err
 		}
 	}
+	// A monitor may still be running: finishing up, or starting the
+	// container for a caller that was killed. It is told to stop (no
+	// restart), and what it starts meanwhile is destroyed, until it lets
+	// go of the container's monitor lock. A keeper that watches this
+	// container alone goes with it when it does not; one shared with
+	// other containers is left to them.
+	r.requestStop(info.ID)
 	if err := r.destroy(info.ID, nil); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)
 	}
-	// A monitor may still be running: finishing up, or starting the
-	// container for a caller that was killed. It goes with the container.
-	var rec record
-	statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
-	for _, pid := range r.monitorPids(info.ID, rec) {
-		if !waitExit(ctx, pid, 2*time.Second) {
+	deadline := time.Now().Add(5 * time.Second)
+	done := monitorDone(r.dir(info.ID), 500*time.Millisecond)
+	for !done && time.Now().Before(deadline) {
+		r.destroy(info.ID, nil)
+		done = monitorDone(r.dir(info.ID), 500*time.Millisecond)
+	}
+	if !done && info.Spec.Keeper == "" {
+		var rec record
+		statefile.ReadJSON(filepath.Join(r.dir(info.ID), "status.json"), &rec)
+		for _, pid := range r.monitorPids(info.ID, rec) {
 			unix.Kill(pid, unix.SIGKILL)
 			waitExit(ctx, pid, 2*time.Second)
-			r.destroy(info.ID, nil)
 		}
+		r.destroy(info.ID, nil)
 	}
 	if err := removeCgroups(info.ID); err != nil {
 		return fmt.Errorf("removing %s: %w", info.Name, err)

@@ -53,21 +53,21 @@ func init() {
 	}
 }
 
-// monitor runs a container's monitor from the arguments runtime.Start
-// (or Adopt) gives it: --root DIR --state DIR [--adopt] ID.
+// monitor runs a keeper from the arguments runtime.Start (or Adopt) gives
+// it: --root DIR --state DIR --keeper GROUP.
 func monitor(args []string) int {
 	fs := flag.NewFlagSet(runtime.MonitorCommand, flag.ContinueOnError)
 	root := fs.String("root", "", "berth root")
 	state := fs.String("state", "", "berth state")
-	adopt := fs.Bool("adopt", false, "take over the running container of a lost monitor")
+	group := fs.String("keeper", "", "the group of containers the keeper watches")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *root == "" || *state == "" || fs.NArg() != 1 {
-		fmt.Fprintf(os.Stderr, "berth %s: needs --root, --state and one container ID\n", runtime.MonitorCommand)
+	if *root == "" || *state == "" || *group == "" || fs.NArg() != 0 {
+		fmt.Fprintf(os.Stderr, "berth %s: needs --root, --state and --keeper\n", runtime.MonitorCommand)
 		return 2
 	}
-	if err := runtime.RunMonitor(*root, *state, fs.Arg(0), *adopt, os.NewFile(3, "ready")); err != nil {
+	if err := runtime.RunKeeper(*root, *state, *group, os.NewFile(3, "ready")); err != nil {
 		fmt.Fprintf(os.Stderr, "berth %s: %v\n", runtime.MonitorCommand, err)
 		return 1
 	}

@@ -40,3 +40,48 @@ func TryLock(f *os.File) (bool, error) {
 	}
 	return true, nil
 }
+
+// LockShared takes a shared lock of an open file, waiting for an exclusive
+// holder to let go. The lock lasts until Unlock or until f is closed.
+func LockShared(f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// LockExclusive takes the exclusive lock of an open file, waiting for its
+// holders to let go. The lock lasts until Unlock or until f is closed.
+func LockExclusive(f *os.File) error {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// Unlock releases the lock this descriptor of f holds.
+func Unlock(f *os.File) error {
+	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}
+
+// Held reports whether another descriptor holds an exclusive lock on the
+// file at path, by taking a shared lock for an instant. A missing file is
+// not held.
+func Held(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("testing the lock of %s: %w", path, err)
+	}
+	return false, nil
+}

@@ -77,6 +77,48 @@ func Write(path string, data []byte, o Options) error {
 	return nil
 }
 
+// WriteDeferred replaces the file at path with data, atomically, as Write
+// without Sync does, and returns flush, which makes the new content durable
+// as Sync would have before Write returned. A caller that writes under a
+// lock calls flush after releasing it, so that other writers do not queue
+// behind the disk; the record is durable once flush returns, as with Sync.
+// The file is flushed after the rename, which is as safe: until then a
+// crash finds the old content or the new, and a reader finds the new.
+func WriteDeferred(path string, data []byte, o Options) (flush func() error, err error) {
+	perm := o.Perm
+	if perm == 0 {
+		perm = 0o600
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (func() error, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	if perm != 0o600 {
+		if err := tmp.Chmod(perm); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fail(err)
+	}
+	return func() error {
+		defer tmp.Close()
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("flushing %s: %w", path, err)
+		}
+		return syncDir(dir)
+	}, nil
+}
+
 // WriteJSON replaces the file at path with v encoded as JSON, atomically.
 func WriteJSON(path string, v any, o Options) error {
 	var b []byte
