@@ -37,6 +37,8 @@ func TestKilledCommandsLeaveNothingAfterDownV(t *testing.T) {
 		{"up before the container exists", "create-before-container", false},
 		{"up while the container directory is being made", "container-creating", false},
 		{"down while a container directory is being removed", "container-removing", true},
+		{"up after starting the keeper, before handing it a container", "keeper-spawned", false},
+		{"up after handing the keeper a container, before its reply", "keeper-request-sent", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)

@@ -15,3 +15,6 @@ func FailStartAt(step string, err error) (restore func()) {
 	}
 	return func() { startFault = nil }
 }
+
+// RemoveCgroups removes what is left of a container's cgroups.
+var RemoveCgroups = removeCgroups

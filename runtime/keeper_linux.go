@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berthdev/berth/internal/failpoint"
 	"github.com/berthdev/berth/internal/statefile"
 )
 
@@ -110,6 +111,7 @@ func (r *Runtime) keeperRequest(info Info, adopt bool) (report []byte, keeperPid
 		if err := r.spawnKeeper(lockf, name, group, info.Name); err != nil {
 			return nil, 0, err
 		}
+		failpoint.Kill("keeper-spawned")
 	}
 }
 
@@ -126,6 +128,7 @@ func askKeeper(conn *net.UnixConn, verb, id string) ([]byte, int, error) {
 	if _, err := fmt.Fprintf(conn, "%s %s\n", verb, id); err != nil {
 		return nil, 0, err
 	}
+	failpoint.Kill("keeper-request-sent")
 	report, err := io.ReadAll(conn)
 	if err != nil {
 		return nil, 0, err

@@ -357,7 +357,9 @@ func (r *Runtime) monitorPids(id string, rec record) []int {
 
 // removeCgroups removes what is left of the container's cgroups: when the
 // last process of a container is still exiting, libcontainer's removal can
-// find the cgroup busy and give up, leaving empty directories behind.
+// find the cgroup busy and give up, leaving empty directories behind. A
+// process still in one belongs to the container being removed (one that a
+// monitor was starting while its caller was killed, say) and is killed.
 func removeCgroups(id string) error {
 	var dirs []string
 	for _, pattern := range []string{"/sys/fs/cgroup/*/berth/" + id, "/sys/fs/cgroup/berth/" + id} {
@@ -376,6 +378,7 @@ func removeCgroups(id string) error {
 				left = append(left, d)
 				break
 			}
+			killCgroup(d)
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -383,4 +386,23 @@ func removeCgroups(id string) error {
 		return fmt.Errorf("cgroups still in use: %s", strings.Join(left, ", "))
 	}
 	return nil
+}
+
+// killCgroup kills every process of a container's cgroup directory d,
+// thawing it first if it is frozen (a frozen process does not die).
+func killCgroup(d string) {
+	if os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0) == nil {
+		return // cgroup v2, Linux 5.14 and later: the kernel kills them all
+	}
+	os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
+	os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
+	procs, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(procs)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
 }
