@@ -27,11 +27,6 @@ type Manager struct {
 	// Pool is where subnets are carved from (/24s); the default is
 	// 10.213.0.0/16, rarely used by anything else.
 	Pool *net.IPNet
-
-	mu sync.Mutex
-	// released are the veths of namespaces ReleaseSandboxes let go,
-	// which Cleanup waits for.
-	released []string
 }
 
 // Open returns the manager for a berth root and state directory.
@@ -171,47 +166,6 @@ func (m *Manager) setupBridge(n *Network) error {
 		os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644)
 	}
 	return nil
-}
-
-// RemoveNetwork deletes a network's bridge and rules once nothing is
-// attached to it, and releases its subnet.
-func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error {
-	unlock, err := m.lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := m.load(project)
-	if err != nil {
-		return err
-	}
-	n := st.Networks[name]
-	if n == nil {
-		return nil
-	}
-	delete(st.Networks, name)
-	if n.Owner == project {
-		end := timing.Span("network: iptables FORWARD removal")
-		err := revokeForwarding(ctx, n.Bridge)
-		end()
-		if err != nil {
-			return err
-		}
-		end = timing.Span("network: bridge removal")
-		if link, err := netlink.LinkByName(n.Bridge); err == nil {
-			if err := netlink.LinkDel(link); err != nil {
-				return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
-			}
-		}
-		end()
-	}
-	end := timing.Span("network: rules removal")
-	if err := m.writeNetworkRules(project, st); err != nil {
-		return err
-	}
-	end()
-	defer timing.Span("network: save")()
-	return m.save(project, st)
 }
 
 // Attachment is one network a container joins.
@@ -381,36 +335,6 @@ func (m *Manager) Detach(ctx context.Context, project, containerID string) error
 	return errors.Join(terr, werr, flush())
 }
 
-// ReleaseSandboxes lets go of the network namespaces of all the project's
-// containers at once and forgets them; the kernel destroys the namespaces
-// and their veths in one batch (see teardownSandboxes) while the caller
-// goes on to remove the project's networks, whose bridges take as long to
-// go. Cleanup waits for the veths to be gone. Taking a project down calls
-// it first.
-func (m *Manager) ReleaseSandboxes(ctx context.Context, project string) error {
-	st, err := m.load(project)
-	if err != nil || len(st.Sandboxes) == 0 {
-		return err
-	}
-	veths, rerr := releaseNetNSs(st.Sandboxes)
-	m.mu.Lock()
-	m.released = append(m.released, veths...)
-	m.mu.Unlock()
-	unlock, err := m.lock()
-	if err != nil {
-		return errors.Join(rerr, err)
-	}
-	defer unlock()
-	now, err := m.load(project)
-	if err != nil {
-		return errors.Join(rerr, err)
-	}
-	for id := range st.Sandboxes {
-		delete(now.Sandboxes, id)
-	}
-	return errors.Join(rerr, m.writeNetworkRules(project, now), m.save(project, now))
-}
-
 // Sandbox returns a container's attachments, or nil.
 func (m *Manager) Sandbox(project, containerID string) (*Sandbox, error) {
 	st, err := m.load(project)
@@ -464,39 +388,83 @@ func (m *Manager) teardownSandbox(sb *Sandbox) error {
 }
 
 // Cleanup removes everything of a project: sandboxes, the networks it
-// owns, its rules, and its state, also what a crashed run left.
-func (m *Manager) Cleanup(ctx context.Context, project string) error {
+// owns, its rules, and its state, also what a crashed run left. It returns
+// the networks of its own that it removed, by name.
+//
+// The steps touch different parts of the kernel and go at once: the
+// containers' namespaces (their veths go in one batch), each bridge
+// (deleting one waits out RCU grace periods, some 40 ms), the FORWARD
+// accept rules and the project's chains of berth's table.
+func (m *Manager) Cleanup(ctx context.Context, project string) (removed []*Network, err error) {
 	unlock, err := m.lock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	st, err := m.load(project)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	end := timing.Span("cleanup: namespaces")
-	m.mu.Lock()
-	released := m.released
-	m.released = nil
-	m.mu.Unlock()
-	errs := []error{m.teardownSandboxes(st.Sandboxes), awaitVethsGone(released)}
-	end()
-	st.Sandboxes = map[string]*Sandbox{}
+	var owned []*Network
 	for name, n := range st.Networks {
 		if n.Owner == project {
-			errs = append(errs, revokeForwarding(ctx, n.Bridge))
-			if l, err := netlink.LinkByName(n.Bridge); err == nil {
-				errs = append(errs, netlink.LinkDel(l))
-			}
+			owned = append(owned, n)
 		}
 		delete(st.Networks, name)
 	}
-	end = timing.Span("cleanup: nftables")
-	errs = append(errs, m.removeProjectRules(project))
-	end()
+	sort.Slice(owned, func(i, j int) bool { return owned[i].FullName < owned[j].FullName })
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	add := func(err error) {
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	}
+	step := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer timing.Span(name)()
+			add(fn())
+		}()
+	}
+	step("cleanup: namespaces", func() error {
+		return m.teardownSandboxes(st.Sandboxes)
+	})
+	step("cleanup: iptables FORWARD", func() error {
+		var errs []error
+		for _, n := range owned {
+			errs = append(errs, revokeForwarding(ctx, n.Bridge))
+		}
+		return errors.Join(errs...)
+	})
+	step("cleanup: nftables", func() error { return m.removeProjectRules(project) })
+	gone := make([]bool, len(owned))
+	for i, n := range owned {
+		step("cleanup: bridge", func() error {
+			if l, err := netlink.LinkByName(n.Bridge); err == nil {
+				if err := netlink.LinkDel(l); err != nil {
+					return fmt.Errorf("removing bridge %s: %w", n.Bridge, err)
+				}
+			}
+			gone[i] = true
+			return nil
+		})
+	}
+	wg.Wait()
+	for i, n := range owned {
+		if gone[i] {
+			removed = append(removed, n)
+		}
+	}
+	st.Sandboxes = map[string]*Sandbox{}
 	errs = append(errs, m.save(project, st))
-	return errors.Join(errs...)
+	return removed, errors.Join(errs...)
 }
 
 // teardownSandboxes removes many sandboxes at once. Deleting a veth makes

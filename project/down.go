@@ -54,8 +54,21 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 	}
 	end()
 	// When the whole project goes, its networking is torn down at once
-	// below instead of container by container.
+	// instead of container by container, while the containers' files are
+	// removed: their processes are gone. What it reports comes after the
+	// containers' removal, as it would in turn.
 	wholeProject := len(orphans) == 0 || opts.RemoveOrphans
+	var networks chan error
+	var networkEvents [][2]string
+	if wholeProject {
+		networks = make(chan error, 1)
+		go func() {
+			defer timing.Span("down: networks")()
+			networks <- e.removeNetworks(ctx, p, func(resource, status string) {
+				networkEvents = append(networkEvents, [2]string{resource, status})
+			})
+		}()
+	}
 	// Anonymous volumes go after every container: a volumes_from consumer
 	// holds its producer's volumes until it is removed itself.
 	end = timing.Span("down: remove containers")
@@ -71,9 +84,10 @@ func (e *Engine) Down(ctx context.Context, p *Project, opts DownOptions) error {
 			opts.Events.emit(containerResource(o.Name), "Orphan (kept; --remove-orphans removes it)")
 		}
 	} else {
-		end = timing.Span("down: networks")
-		errs = append(errs, e.removeNetworks(ctx, p, opts.Events))
-		end()
+		errs = append(errs, <-networks)
+		for _, ev := range networkEvents {
+			opts.Events.emit(ev[0], ev[1])
+		}
 	}
 	if opts.Volumes {
 		errs = append(errs, e.removeVolumes(ctx, p, opts.Events))

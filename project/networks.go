@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -309,25 +308,14 @@ func (e *Engine) detachNetwork(ctx context.Context, project, id string) error {
 	return e.refreshHosts(project)
 }
 
-// removeNetworks removes the project's networks, and whatever of its
-// networking a crash left behind.
+// removeNetworks removes the project's networks, its containers'
+// namespaces and rules, and whatever of its networking a crash left
+// behind.
 func (e *Engine) removeNetworks(ctx context.Context, p *Project, ev Events) error {
-	// The containers' namespaces go first, all at once.
-	errs := []error{e.links.ReleaseSandboxes(ctx, p.Name)}
-	nets, err := e.links.Networks(p.Name)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
+	removed, err := e.links.Cleanup(ctx, p.Name)
+	for _, n := range removed {
+		ev.emit("Network "+n.FullName, "Removed")
 	}
-	for key, n := range nets {
-		if err := e.links.RemoveNetwork(ctx, p.Name, key); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if n.Owner == p.Name {
-			ev.emit("Network "+n.FullName, "Removed")
-		}
-	}
-	errs = append(errs, e.links.Cleanup(ctx, p.Name))
 	os.RemoveAll(filepath.Join(e.runtime.Root(), "projects", p.Name, "etc"))
-	return errors.Join(errs...)
+	return err
 }

@@ -124,6 +124,9 @@ func (r *Runtime) requestStop(id string) error {
 // monitor; with no monitor left, it cleans up and records the exit itself.
 func (r *Runtime) waitRecorded(ctx context.Context, id string, max time.Duration) error {
 	deadline := time.Now().Add(max)
+	// The monitor records an exit within a millisecond or two of it: the
+	// first looks come soon, later ones less often.
+	pause := 2 * time.Millisecond
 	for {
 		info, err := r.Inspect(ctx, id)
 		if err != nil {
@@ -152,8 +155,9 @@ func (r *Runtime) waitRecorded(ctx context.Context, id string, max time.Duration
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 20*time.Millisecond)
 	}
 }
 
