@@ -396,15 +396,19 @@ func (r *Runtime) destroy(id string, i *instance) error {
 		if i.console != nil {
 			i.console.Close()
 		}
+		end := timing.Span("destroy: libcontainer")
 		if err := i.c.Destroy(); err != nil {
 			errs = append(errs, err)
 		}
+		end()
 	} else {
 		r.destroyStale(id)
 	}
+	end := timing.Span("destroy: unmount")
 	if err := r.unmountRootfs(id); err != nil {
 		errs = append(errs, err)
 	}
+	end()
 	return errors.Join(errs...)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthdev/berth/internal/statefile"
+	"github.com/berthdev/berth/internal/timing"
 )
 
 // A detached container is watched by a monitor, which runs in a keeper
@@ -226,10 +227,14 @@ func (r *Runtime) monitor(id string, adopt bool, ready io.WriteCloser, started, 
 		go func() { defer close(hdone); r.probeLoop(hctx, id, &s, &rec) }()
 		started := rec.StartedAt
 		code := inst.wait()
+		end := timing.Span("monitor: output, health")
 		stopHealth()
 		<-hdone
 		outs.Wait()
+		end()
+		end = timing.Span("monitor: destroy")
 		r.destroy(id, inst)
+		end()
 		inst = nil
 
 		// Whether it restarts is decided, and recorded, before its die

@@ -29,6 +29,7 @@ const defaultStopTimeout = 10 * time.Second
 // so it is killed at once instead of waiting out the grace period. The
 // restart policy does not start a stopped container again.
 func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	end := timing.Span("stop: inspect, load")
 	info, err := r.Inspect(ctx, ref)
 	if err != nil {
 		return err
@@ -61,6 +62,8 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) e
 	if timeout < 0 || (info.Spec.PIDNS == "" && !catches(info.Pid, sig)) {
 		sig = unix.SIGKILL
 	}
+	end()
+	end = timing.Span("stop: signal")
 	// Each kill is recorded before the signal goes, so that it comes
 	// before the die the monitor records, as with Docker.
 	r.killEvent(info, sig)
@@ -76,10 +79,15 @@ func (r *Runtime) Stop(ctx context.Context, ref string, timeout time.Duration) e
 			return fmt.Errorf("killing %s: %w", info.Name, err)
 		}
 	}
+	end()
+	end = timing.Span("stop: exit")
 	waitExit(ctx, info.Pid, 10*time.Second)
+	end()
+	end = timing.Span("stop: recorded")
 	if err := r.waitRecorded(ctx, id, 5*time.Second); err != nil {
 		return err
 	}
+	end()
 	r.event("stop", id, &info.Spec)
 	return nil
 }
