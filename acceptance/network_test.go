@@ -280,3 +280,27 @@ func lookupAll(t *testing.T, e *env, service, name string) []string {
 	}
 	return addrs
 }
+
+// A network is reported when it is made, as compose does, not each time a
+// command finds it there: `run` beside a running stack said "Created" for
+// the project's network again.
+func TestNetworkCreatedReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	e.importBusybox("bb", busybox.Options{})
+	e.writeFile("compose.yaml", "services:\n  app:\n    image: bb\n    command: sleep 1000\n  job:\n    image: bb\n    command: \"true\"\n")
+	created := "Network " + e.Project + "_default Created"
+	r := e.berth("--progress", "plain", "up", "-d", "app")
+	if r.Code != 0 || !strings.Contains(r.Stderr, created) {
+		t.Fatalf("first up: exit %d, want %q in:\n%s", r.Code, created, r.Stderr)
+	}
+	for _, args := range [][]string{{"up", "-d", "app"}, {"run", "--rm", "-T", "job"}} {
+		r := e.berth(append([]string{"--progress", "plain"}, args...)...)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.Code, r.Stderr)
+		}
+		if strings.Contains(r.Stderr, created) {
+			t.Errorf("%v reported the existing network as created:\n%s", args, r.Stderr)
+		}
+	}
+	e.must("down", "-t", "0")
+}

@@ -61,53 +61,55 @@ func (m *Manager) bridgeName(project, name string) string {
 	return "berth" + hex.EncodeToString(h[:])[:10]
 }
 
-// EnsureNetwork creates the network's bridge and subnet if needed.
-func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (*Network, error) {
+// EnsureNetwork creates the network's bridge and subnet if needed, and
+// says whether the network is new to the project.
+func (m *Manager) EnsureNetwork(ctx context.Context, spec NetworkSpec) (n *Network, created bool, err error) {
 	end := timing.Span("network: host lock")
 	unlock, err := m.lock()
 	end()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer unlock()
 	st, err := m.load(spec.Project)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if spec.External {
 		n, err := m.findByFullName(spec.FullName)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		st.Networks[spec.Name] = n
-		return n, m.save(spec.Project, st)
+		return n, false, m.save(spec.Project, st)
 	}
-	n := st.Networks[spec.Name]
+	n = st.Networks[spec.Name]
 	if n == nil {
+		created = true
 		n = &Network{Project: spec.Project, Name: spec.Name, FullName: spec.FullName, Bridge: m.bridgeName(spec.Project, spec.Name), Internal: spec.Internal, Owner: spec.Project}
 		if err := m.allocateSubnet(n, spec.Subnet, spec.Gateway); err != nil {
-			return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+			return nil, false, fmt.Errorf("network %s: %w", spec.FullName, err)
 		}
 		st.Networks[spec.Name] = n
 		if err := m.save(spec.Project, st); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	end = timing.Span("network: bridge")
 	if err := m.setupBridge(n); err != nil {
-		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+		return nil, false, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
 	end()
 	end = timing.Span("network: nftables")
 	if err := m.writeNetworkRules(spec.Project, st); err != nil {
-		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+		return nil, false, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
 	end()
 	defer timing.Span("network: iptables FORWARD")()
 	if err := openBridge(ctx, n); err != nil {
-		return nil, fmt.Errorf("network %s: %w", spec.FullName, err)
+		return nil, false, fmt.Errorf("network %s: %w", spec.FullName, err)
 	}
-	return n, nil
+	return n, created, nil
 }
 
 // openBridge lets traffic through a bridge once its rules are written.

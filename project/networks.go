@@ -85,10 +85,15 @@ func (e *Engine) ensureNetworks(ctx context.Context, p *Project, services []stri
 			if cfg.Driver != "" && cfg.Driver != "bridge" {
 				return &ValidationError{Field: "networks." + key + ".driver", Msg: fmt.Sprintf("%q is not supported by berth (bridge only)", cfg.Driver)}
 			}
-			if _, err := e.links.EnsureNetwork(ctx, spec); err != nil {
+			_, created, err := e.links.EnsureNetwork(ctx, spec)
+			if err != nil {
 				return err
 			}
-			ev.emit("Network "+spec.FullName, "Created")
+			// As compose: a network is reported when it is made, not
+			// each time a command finds it there.
+			if created {
+				ev.emit("Network "+spec.FullName, "Created")
+			}
 		}
 	}
 	return nil
