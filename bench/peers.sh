@@ -56,6 +56,9 @@ work=$(mktemp -d /tmp/berth-peers.XXXXXX)
 results=$repo/bench/results/peers
 mkdir -p "$results"
 for t in ${only//,/ }; do rm -f "$results/$t-"*; done
+# The load averages of the runs whose figures the table holds: every
+# tool's, or those of the runs since.
+[ "$only" = "berth,docker,podman" ] && rm -f "$results/load"
 cleanup=()
 finish() {
 	for ((i = ${#cleanup[@]} - 1; i >= 0; i--)); do eval "${cleanup[$i]}" || true; done
@@ -82,10 +85,14 @@ if want berth; then
 fi
 if want docker && command -v docker-compose >/dev/null && command -v dockerd >/dev/null; then
 	if ! docker info >/dev/null 2>&1; then
-		policy=$(iptables -w -S FORWARD | awk '$1 == "-P" {print $3}')
+		# What dockerd changes on the host goes again with it: its
+		# iptables chains and rules (the tables as they were are put
+		# back) and the bridges it made.
+		iptables-save >"$work/iptables.before"
+		ip -o link show type bridge | awk -F': ' '{print $2}' >"$work/bridges.before"
 		dockerd >"$work/dockerd.log" 2>&1 &
 		dockerd_pid=$!
-		cleanup+=("kill $dockerd_pid; wait $dockerd_pid 2>/dev/null; iptables -w -P FORWARD $policy")
+		cleanup+=("kill $dockerd_pid; wait $dockerd_pid 2>/dev/null; iptables-restore <$work/iptables.before; for b in \$(ip -o link show type bridge | awk -F': ' '{print \$2}' | grep -E '^(docker0|br-)' | grep -vxFf $work/bridges.before); do ip link del \$b; done")
 		for _ in $(seq 100); do docker info >/dev/null 2>&1 && break; sleep 0.1; done
 	fi
 	docker import "$work/rootfs.tar" busybox:bench >/dev/null
@@ -100,6 +107,15 @@ if want podman && command -v podman-compose >/dev/null; then
 	podman import "$work/rootfs.tar" busybox:bench >/dev/null
 	tools+=(podman)
 fi
+
+# running TOOL PROJECT: how many of the project's containers run.
+running() {
+	case "$1" in
+	berth) $berth -p "$2" ps -q --status running | wc -l ;;
+	docker) docker ps -q --filter "label=com.docker.compose.project=$2" | wc -l ;;
+	podman) podman ps -q --filter "label=io.podman.compose.project=$2" | wc -l ;;
+	esac
+}
 
 # compose TOOL PROJECT: the command line of the tool's compose for a
 # project. A peer's command that has not finished after $limit seconds is
@@ -133,6 +149,24 @@ pss_kib() {
 }
 
 echo "load average before ($only): $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/load"
+# A tool whose containers do not start on this machine is left out: its
+# compose commands may still exit 0 (podman-compose does) and would be
+# timed doing nothing.
+usable=()
+for t in "${tools[@]}"; do
+	c=$(compose "$t" "pcheck$t")
+	out=$(cd "$work/stack1" && $c up -d 2>&1) || true
+	n=$(running "$t" "pcheck$t")
+	(cd "$work/stack1" && $c down -t 0 >/dev/null 2>&1) || true
+	if [ "$n" = 1 ]; then
+		usable+=("$t")
+	else
+		echo "peers.sh: $t starts no container on this machine; left out:" >&2
+		echo "$out" | tail -3 >&2
+		rm -f "$results/$t-"*
+	fi
+done
+tools=("${usable[@]}")
 for t in "${tools[@]}"; do
 	echo "== $t" >&2
 	# run --rm in the app stack, its database and cache up.
@@ -158,7 +192,11 @@ for t in "${tools[@]}"; do
 	(cd "$work/stack20" && $c up -d >/dev/null 2>&1) || true
 	sleep 5
 	pids=$(watchers "$t")
-	echo "$(pss_kib $pids) $(echo $pids | wc -w)" >"$results/$t-mem"
+	if [ "$(running "$t" "pm$t")" = 20 ]; then
+		echo "$(pss_kib $pids) $(echo $pids | wc -w)" >"$results/$t-mem"
+	else
+		echo "peers.sh: $t: not all of 20 containers run; no memory figure" >&2
+	fi
 	(cd "$work/stack20" && $c down -t 0 >/dev/null 2>&1) || true
 done
 echo "load average after ($only): $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$results/load"
@@ -212,6 +250,6 @@ for label, key in rows + [("watcher memory per container (PSS, 20 running)", "ps
 os.makedirs(out, exist_ok=True)
 json.dump(fig, open(os.path.join(out, "peers.json"), "w"), indent=2)
 table = "\n".join(lines) + "\n"
-open(os.path.join(out, "peers.md"), "w").write(f"Measured {fig['date']} by `make bench-peers` (bench/peers.sh); medians of hyperfine runs with their range; {fig['load'][0]}, {fig['load'][-1]}.\n\n" + table)
+open(os.path.join(out, "peers.md"), "w").write(f"Measured {fig['date']} by `make bench-peers` (bench/peers.sh); medians of hyperfine runs with their range; {'; '.join(fig['load'])}.\n\n" + table)
 print(table)
 PY
