@@ -33,46 +33,25 @@ type Options struct {
 
 // Write replaces the file at path with data, atomically.
 func Write(path string, data []byte, o Options) error {
-	perm := o.Perm
-	if perm == 0 {
-		perm = 0o600
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	tmp, err := writeTemp(path, data, o)
 	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	// CreateTemp makes the file 0600; the mode is set on the descriptor
-	// (so that no umask applies) before any reader can see the file.
-	if perm != 0o600 {
-		if err := tmp.Chmod(perm); err != nil {
-			return err
-		}
-	}
-	if _, err := tmp.Write(data); err != nil {
 		return err
 	}
 	if o.Sync {
 		if err := tmp.Sync(); err != nil {
-			return err
+			return discard(tmp, err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
 		return err
 	}
-	ok = true
 	if o.Sync {
-		return syncDir(dir)
+		return syncDir(filepath.Dir(path))
 	}
 	return nil
 }
@@ -85,38 +64,52 @@ func Write(path string, data []byte, o Options) error {
 // The file is flushed after the rename, which is as safe: until then a
 // crash finds the old content or the new, and a reader finds the new.
 func WriteDeferred(path string, data []byte, o Options) (flush func() error, err error) {
-	perm := o.Perm
-	if perm == 0 {
-		perm = 0o600
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	tmp, err := writeTemp(path, data, o)
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (func() error, error) {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return nil, err
-	}
-	if perm != 0o600 {
-		if err := tmp.Chmod(perm); err != nil {
-			return fail(err)
-		}
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fail(err)
+		return nil, discard(tmp, err)
 	}
 	return func() error {
 		defer tmp.Close()
 		if err := tmp.Sync(); err != nil {
 			return fmt.Errorf("flushing %s: %w", path, err)
 		}
-		return syncDir(dir)
+		return syncDir(filepath.Dir(path))
 	}, nil
+}
+
+// writeTemp writes data to a new temporary file beside path, with the
+// record's mode, and returns it open.
+func writeTemp(path string, data []byte, o Options) (*os.File, error) {
+	perm := o.Perm
+	if perm == 0 {
+		perm = 0o600
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	// CreateTemp makes the file 0600; the mode is set on the descriptor
+	// (so that no umask applies) before any reader can see the file.
+	if perm != 0o600 {
+		if err := tmp.Chmod(perm); err != nil {
+			return nil, discard(tmp, err)
+		}
+	}
+	if _, err := tmp.Write(data); err != nil {
+		return nil, discard(tmp, err)
+	}
+	return tmp, nil
+}
+
+// discard closes and removes a temporary file that will not replace its
+// record, and returns err.
+func discard(tmp *os.File, err error) error {
+	tmp.Close()
+	os.Remove(tmp.Name())
+	return err
 }
 
 // WriteJSON replaces the file at path with v encoded as JSON, atomically.
