@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/berthdev/berth/runtime"
 )
@@ -99,10 +100,20 @@ func (e *Engine) containers(ctx context.Context, project string, q containerQuer
 	return out, nil
 }
 
+// newContainerID draws a container ID. Its first 12 digits are the
+// container's default host name, and a host name of digits alone is not
+// looked up: the C library takes it for a malformed address and says
+// "Unknown host" without reading /etc/hosts (`hostname -i` failed in 1
+// container of 280). Such an ID is drawn again, as Docker's are.
 func newContainerID() string {
 	b := make([]byte, 32)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	for {
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		if strings.ContainsFunc(shortContainerID(id), func(r rune) bool { return r > '9' }) {
+			return id
+		}
+	}
 }
 
 func shortContainerID(id string) string { return id[:12] }
