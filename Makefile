@@ -91,11 +91,13 @@ FUZZTIME    ?= 15s
 FUZZTARGETS := ./runtime/image:FuzzLoadDocker ./runtime/image:FuzzLoadOCI ./runtime/image:FuzzUnpackLayer
 
 fuzz:
-	@for t in $(FUZZTARGETS); do \
+	@mkdir -p bin; : >bin/fuzz.log; for t in $(FUZZTARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg 2>&1 | tail -n 3; \
-		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+		CGO_ENABLED=1 $(GO) test $(TESTFLAGS) -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x $$pkg >bin/fuzz.$$fn.log 2>&1; \
+		rc=$$?; cat bin/fuzz.$$fn.log >>bin/fuzz.log; \
+		if [ $$rc -ne 0 ]; then grep -v '^fuzz: elapsed' bin/fuzz.$$fn.log | tail -n 60; exit 1; fi; \
+		tail -n 3 bin/fuzz.$$fn.log; \
 	done
 
 acceptance: build
