@@ -1,6 +1,7 @@
 package project
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -99,6 +100,9 @@ func durationOf(d *types.Duration, def time.Duration) time.Duration {
 }
 
 // healthcheck is the service's check, else the image's, unless disabled.
+// What the service's leaves unset (the test, a duration, the retries) is
+// the image's, as Docker merges them: `healthcheck: {interval: 5s}` keeps
+// the image's test, timeout and retries.
 func healthcheck(s types.ServiceConfig, img v1.Config) *runtime.Healthcheck {
 	if hc := s.HealthCheck; hc != nil {
 		if hc.Disable || (len(hc.Test) > 0 && hc.Test[0] == "NONE") {
@@ -114,10 +118,16 @@ func healthcheck(s types.ServiceConfig, img v1.Config) *runtime.Healthcheck {
 		if hc.Retries != nil {
 			out.Retries = int(*hc.Retries)
 		}
-		if len(out.Test) == 0 && img.Healthcheck != nil {
-			out.Test = img.Healthcheck.Test
+		if h := img.Healthcheck; h != nil {
+			if len(out.Test) == 0 {
+				out.Test = h.Test
+			}
+			out.Interval = cmp.Or(out.Interval, h.Interval)
+			out.Timeout = cmp.Or(out.Timeout, h.Timeout)
+			out.StartPeriod = cmp.Or(out.StartPeriod, h.StartPeriod)
+			out.Retries = cmp.Or(out.Retries, h.Retries)
 		}
-		if len(out.Test) == 0 {
+		if len(out.Test) == 0 || out.Test[0] == "NONE" {
 			return nil
 		}
 		return out

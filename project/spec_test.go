@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthdev/berth/runtime"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -191,5 +192,34 @@ func TestSeccompFileCheckedBeforeStart(t *testing.T) {
 	write(t, dir, "profiles/web.json", `{"defaultAction": "SCMP_ACT_ALLOW"}`)
 	if err := checkHost(p, []string{"web"}); err != nil {
 		t.Errorf("a valid profile refused: %v", err)
+	}
+}
+
+// A service's healthcheck takes what it leaves unset from the image's, as
+// Docker merges them; before, `healthcheck: {interval: 5s}` kept the
+// image's test but dropped its timeout and retries.
+func TestHealthcheckMergesWithTheImage(t *testing.T) {
+	dur := func(d time.Duration) *types.Duration { v := types.Duration(d); return &v }
+	img := v1.Config{Healthcheck: &v1.HealthConfig{Test: []string{"CMD", "check"}, Interval: time.Minute, Timeout: 7 * time.Second, StartPeriod: time.Second, Retries: 9}}
+	retries := uint64(2)
+	for _, tc := range []struct {
+		name string
+		hc   *types.HealthCheckConfig
+		img  v1.Config
+		want *runtime.Healthcheck
+	}{
+		{"none set: the image's", nil, img, &runtime.Healthcheck{Test: []string{"CMD", "check"}, Interval: time.Minute, Timeout: 7 * time.Second, StartPeriod: time.Second, Retries: 9}},
+		{"interval only", &types.HealthCheckConfig{Interval: dur(5 * time.Second)}, img, &runtime.Healthcheck{Test: []string{"CMD", "check"}, Interval: 5 * time.Second, Timeout: 7 * time.Second, StartPeriod: time.Second, Retries: 9}},
+		{"own test and retries", &types.HealthCheckConfig{Test: []string{"CMD", "mine"}, Retries: &retries}, img, &runtime.Healthcheck{Test: []string{"CMD", "mine"}, Interval: time.Minute, Timeout: 7 * time.Second, StartPeriod: time.Second, Retries: 2}},
+		{"disabled", &types.HealthCheckConfig{Disable: true}, img, nil},
+		{"interval only, image disables", &types.HealthCheckConfig{Interval: dur(5 * time.Second)}, v1.Config{Healthcheck: &v1.HealthConfig{Test: []string{"NONE"}}}, nil},
+		{"interval only, image has none", &types.HealthCheckConfig{Interval: dur(5 * time.Second)}, v1.Config{}, nil},
+	} {
+		var s types.ServiceConfig
+		s.HealthCheck = tc.hc
+		got := healthcheck(s, tc.img)
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }
